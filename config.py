@@ -1,0 +1,78 @@
+"""One typed settings object, read from the environment (names as in API.md)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    HOST: str = "127.0.0.1"
+    PORT: int = 8000
+    DATA_DIR: Path = REPO_ROOT / ".data"
+    # Owner credentials: migrations run as this role. Unset means an embedded PostgreSQL.
+    DATABASE_URL: str | None = None
+    # The server's own, less privileged role. Unset means DATABASE_URL's login with
+    # `SET ROLE portal_app`, so row-level security applies either way.
+    DATABASE_APP_URL: str | None = None
+    DATABASE_POOL_SIZE: int = 10
+    PUBLIC_URL: str | None = None
+
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_FROM: str = "portal@localhost"
+    SMTP_STARTTLS: bool = False
+    SMTP_TIMEOUT_SECONDS: float = 15.0
+
+    S3_BUCKET: str | None = None
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str | None = None
+    AWS_ACCESS_KEY_ID: str | None = None
+    AWS_SECRET_ACCESS_KEY: str | None = None
+
+    STRIPE_SECRET_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_API_BASE: str | None = None
+    STRIPE_APPLICATION_FEE_BPS: int = 0
+
+    SECRET_KEY: str | None = None
+
+    SESSION_TTL_DAYS: int = Field(default=30, ge=1)
+    INVITATION_TTL_DAYS: int = Field(default=7, ge=1)
+    PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=5)
+    LOGIN_ACCOUNT_FAILURE_LIMIT: int = Field(default=10, ge=1)
+    LOGIN_IP_FAILURE_LIMIT: int = Field(default=100, ge=1)
+    LOGIN_FAILURE_WINDOW_MINUTES: int = Field(default=15, ge=1)
+    # Set to 1 behind a reverse proxy so the client address comes from X-Forwarded-For.
+    TRUSTED_PROXY_HOPS: int = Field(default=0, ge=0)
+    LOG_LEVEL: str = "INFO"
+
+    @property
+    def public_url(self) -> str:
+        return (self.PUBLIC_URL or f"http://{self.HOST}:{self.PORT}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.DATA_DIR / "outbox"
+
+    @cached_property
+    def secret_key(self) -> str:
+        """SECRET_KEY, or one generated on first use and kept in DATA_DIR."""
+        if self.SECRET_KEY:
+            return self.SECRET_KEY
+        path = self.DATA_DIR / "secret_key"
+        if not path.exists():
+            self.DATA_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,135 @@
+"""The async engine and the per-request transaction that carries the row-level scope.
+
+Every request gets one connection and one transaction. Before the first statement (and
+again whenever the viewer changes) the scope is written with `set_config(..., true)`, so
+PostgreSQL's row-level policies see exactly the viewer's business and, for a customer,
+the customer. With no scope set, every tenant table reads as empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Executable, Row, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+APP_ROLE = "portal_app"
+
+
+def async_url(url: str) -> str:
+    """`postgresql://…` (as users write it) → the SQLAlchemy asyncpg URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError("DATABASE_URL must start with postgresql://")
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+def create_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> AsyncEngine:
+    server_settings = {"application_name": "customer-portal", "jit": "off"}
+    if role:
+        # Connect with the owner's login but act as the app role, so row-level security
+        # applies even when no separate login exists for the app.
+        server_settings["role"] = role
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"server_settings": server_settings},
+    )
+
+
+def create_app_engine(owner_url: str, app_url: str | None, pool_size: int = 10) -> AsyncEngine:
+    if app_url:
+        return create_engine(app_url, pool_size=pool_size)
+    return create_engine(owner_url, role=APP_ROLE, pool_size=pool_size)
+
+
+Scope = tuple[uuid.UUID | None, uuid.UUID | None]
+
+
+class RequestTransaction:
+    """One connection and transaction for one request, opened on first use.
+
+    GraphQL resolves sibling fields concurrently; a connection runs one statement at a time,
+    so statements take turns through a lock. The transaction commits when the request ends:
+    a mutation that fails rolls back to its own savepoint first (see `savepoint`).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._scope: Scope = (None, None)
+        self._applied_scope: Scope | None = None
+
+    def set_scope(self, business_id: uuid.UUID | None, customer_id: uuid.UUID | None) -> None:
+        self._scope = (business_id, customer_id)
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    async def _ready(self) -> AsyncConnection:
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+            await self._connection.begin()
+        if self._applied_scope != self._scope:
+            business_id, customer_id = self._scope
+            await self._connection.execute(
+                select(
+                    func.set_config("app.business_id", str(business_id or ""), True),
+                    func.set_config("app.customer_id", str(customer_id or ""), True),
+                )
+            )
+            self._applied_scope = self._scope
+        return self._connection
+
+    async def execute(self, statement: Executable) -> Any:
+        async with self._lock:
+            connection = await self._ready()
+            return await connection.execute(statement)
+
+    async def rows(self, statement: Executable) -> Sequence[Row]:
+        return (await self.execute(statement)).all()
+
+    async def first(self, statement: Executable) -> Row | None:
+        return (await self.execute(statement)).first()
+
+    async def scalar(self, statement: Executable) -> Any:
+        return (await self.execute(statement)).scalar()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Everything inside happens entirely or not at all (a mutation's unit of work)."""
+        async with self._lock:
+            connection = await self._ready()
+            nested = await connection.begin_nested()
+        try:
+            yield
+        except BaseException:
+            async with self._lock:
+                await nested.rollback()
+            raise
+        else:
+            async with self._lock:
+                await nested.commit()
+
+    async def close(self, *, commit: bool = True) -> None:
+        connection, self._connection = self._connection, None
+        self._applied_scope = None
+        if connection is None:
+            return
+        try:
+            if commit:
+                await connection.commit()
+            else:
+                await connection.rollback()
+        finally:
+            await connection.close()

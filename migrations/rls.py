@@ -1,0 +1,106 @@
+"""Row-level security, written once and used by every revision that adds a tenant table.
+
+The scope comes from two transaction-local settings that the server writes at the start of
+each request (db.RequestTransaction): `app.business_id` and, for a customer, `app.customer_id`.
+Unset settings read as NULL, and NULL matches nothing: with no scope, no rows.
+
+Revisions call these helpers; keep their output stable (a change here must not rewrite
+what earlier revisions did — add a new helper instead).
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+APP_ROLE = "portal_app"
+# Owns the few SECURITY DEFINER functions that must look across tenants before a viewer is
+# known (sign-in by email, a session token, an emailed token). It may only read.
+AUTH_ROLE = "portal_auth"
+
+
+def create_scope_functions() -> None:
+    for name in ("business_id", "customer_id"):
+        op.execute(
+            f"CREATE FUNCTION app_{name}() RETURNS uuid LANGUAGE sql STABLE AS "
+            f"$$ SELECT nullif(current_setting('app.{name}', true), '')::uuid $$"
+        )
+
+
+def create_roles() -> None:
+    """The app and auth roles, created when missing (a role is cluster-wide), and granted to
+    the migrating owner so it can hand them privileges and functions."""
+    op.execute(
+        f"""
+        DO $$
+        DECLARE
+          privilege text := CASE WHEN current_setting('server_version_num')::int >= 160000
+                                 THEN 'SET' ELSE 'MEMBER' END;
+        BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+            CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+          END IF;
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{AUTH_ROLE}') THEN
+            CREATE ROLE {AUTH_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+          END IF;
+          -- A role's creator holds ADMIN on it but (since PostgreSQL 16) may not SET it,
+          -- which handing it a function's ownership needs.
+          IF NOT pg_has_role(current_user, '{APP_ROLE}', privilege) THEN
+            EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+          END IF;
+          IF NOT pg_has_role(current_user, '{AUTH_ROLE}', privilege) THEN
+            EXECUTE format('GRANT {AUTH_ROLE} TO %I', current_user);
+          END IF;
+        END
+        $$;
+        """
+    )
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}, {AUTH_ROLE}")
+
+
+def tenant_table(table: str, *, customer_column: str | None, staff_only: bool = False) -> None:
+    """Force RLS on `table` and let the app role see only the scope's rows.
+
+    customer_column: the column holding the customer's id ("id" on customers), so a customer
+    sees only their own rows; None where rows are not a customer's own.
+    staff_only: a customer sees none of the table.
+    """
+    business_column = "id" if table == "businesses" else "business_id"
+    condition = f"{business_column} = app_business_id()"
+    if staff_only:
+        condition += " AND app_customer_id() IS NULL"
+    elif customer_column:
+        condition += f" AND (app_customer_id() IS NULL OR {customer_column} = app_customer_id())"
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY tenant_scope ON {table} USING ({condition}) WITH CHECK ({condition})"
+    )
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
+
+
+def auth_lookup(table: str, *, update: bool = False) -> None:
+    """Let the auth role read every row of `table` (inside its definer functions only)."""
+    op.execute(f"GRANT SELECT{', UPDATE' if update else ''} ON {table} TO {AUTH_ROLE}")
+    op.execute(f"CREATE POLICY auth_lookup ON {table} FOR SELECT TO {AUTH_ROLE} USING (true)")
+    if update:
+        op.execute(
+            f"CREATE POLICY auth_update ON {table} FOR UPDATE TO {AUTH_ROLE} "
+            "USING (true) WITH CHECK (true)"
+        )
+
+
+def definer_function(signature: str, returns: str, body: str) -> None:
+    """A SECURITY DEFINER function owned by the auth role, callable only by the app role."""
+    op.execute(
+        f"""
+        CREATE FUNCTION {signature} RETURNS {returns}
+        LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
+        AS $$ {body} $$
+        """
+    )
+    # A new owner needs CREATE on the schema at the moment of the change, and no longer.
+    op.execute(f"GRANT CREATE ON SCHEMA public TO {AUTH_ROLE}")
+    op.execute(f"ALTER FUNCTION {signature} OWNER TO {AUTH_ROLE}")
+    op.execute(f"REVOKE CREATE ON SCHEMA public FROM {AUTH_ROLE}")
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {APP_ROLE}")

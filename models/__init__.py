@@ -1,0 +1,22 @@
+"""SQLModel tables, one module per domain. Importing this package registers them all."""
+
+from models.access import AuthSession, LoginFailure, PortalToken, PortalTokenPurpose
+from models.appointment import Appointment, AppointmentStatus
+from models.business import Business
+from models.customer import Customer, PortalStatus
+from models.staff import StaffInvitation, StaffMember, StaffRole
+
+__all__ = [
+    "Appointment",
+    "AppointmentStatus",
+    "AuthSession",
+    "Business",
+    "Customer",
+    "LoginFailure",
+    "PortalStatus",
+    "PortalToken",
+    "PortalTokenPurpose",
+    "StaffInvitation",
+    "StaffMember",
+    "StaffRole",
+]
