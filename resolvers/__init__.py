@@ -1,0 +1,1 @@
+"""Domain logic: (context, arguments) → rows. Every read goes through auth.scopes."""

@@ -1,0 +1,222 @@
+"""Appointments: schedule, change, cancel, and list upcoming or past."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, Row, func, insert, select, update
+from strawberry.dataloader import DataLoader
+
+from auth import scopes
+from auth.principal import Principal
+from db import RequestTransaction
+from errors import BadInput, Conflict, NotFound
+from models import AppointmentStatus
+from models.columns import utcnow
+from resolvers import global_ids, inputs
+from resolvers.loaders import any_of
+from resolvers.pagination import (
+    Ordering,
+    Page,
+    PageArgs,
+    page_args,
+    page_query,
+    pages_query,
+    split_pages,
+    to_page,
+)
+
+if TYPE_CHECKING:
+    from resolvers.context import RequestContext
+
+appointments = scopes.appointments
+
+
+class AppointmentRange(enum.Enum):
+    UPCOMING = "UPCOMING"
+    PAST = "PAST"
+
+
+ORDER = {
+    AppointmentRange.UPCOMING: Ordering((("starts_at", False), ("id", False))),
+    AppointmentRange.PAST: Ordering((("starts_at", True), ("id", True))),
+}
+
+
+def in_range(columns, when: AppointmentRange) -> ColumnElement[bool]:  # noqa: ANN001
+    # Upcoming until it has ended, so one in progress still shows as upcoming.
+    if when is AppointmentRange.UPCOMING:
+        return columns.ends_at > func.now()
+    return columns.ends_at <= func.now()
+
+
+def args_for(when: AppointmentRange, first: int | None, after: str | None) -> PageArgs:
+    return page_args(first, after, ORDER[when], appointments.c)
+
+
+def pages_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
+    """Key: (customer id, range, PageArgs) → that customer's Page."""
+
+    async def load(keys: Sequence[tuple[uuid.UUID, AppointmentRange, PageArgs]]) -> list[Page]:
+        # One statement per distinct (range, page) — in practice one for the whole list.
+        results: dict[tuple, Page] = {}
+        for when, args in {(when, args) for _, when, args in keys}:
+            customer_ids = [cid for cid, w, a in keys if (w, a) == (when, args)]
+            base = scopes.appointments_visible_to(viewer)
+            query = base.where(
+                any_of(base.selected_columns.customer_id, customer_ids),
+                in_range(base.selected_columns, when),
+            )
+            rows = await tx.rows(pages_query(query, "customer_id", ORDER[when], args))
+            pages = split_pages(rows, "customer_id", customer_ids, ORDER[when], args)
+            for customer_id, page in pages.items():
+                results[(customer_id, when, args)] = page
+        return [results[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
+    """Key: (customer id, range) → how many appointments."""
+
+    async def load(keys: Sequence[tuple[uuid.UUID, AppointmentRange]]) -> list[int]:
+        counts: dict[tuple, int] = {}
+        for when in {when for _, when in keys}:
+            customer_ids = [cid for cid, w in keys if w is when]
+            visible = scopes.appointments_visible_to(viewer).subquery()
+            query = (
+                select(visible.c.customer_id, func.count())
+                .where(any_of(visible.c.customer_id, customer_ids), in_range(visible.c, when))
+                .group_by(visible.c.customer_id)
+            )
+            found = {row[0]: row[1] for row in await tx.rows(query)}
+            for customer_id in customer_ids:
+                counts[(customer_id, when)] = found.get(customer_id, 0)
+        return [counts[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+async def list_appointments(
+    ctx: RequestContext,
+    *,
+    when: AppointmentRange,
+    customer_id: str | None,
+    first: int | None,
+    after: str | None,
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    viewer = ctx.viewer()
+    query = scopes.appointments_visible_to(viewer).where(in_range(appointments.c, when))
+    if customer_id is not None:
+        key = global_ids.decode(customer_id, "Customer", field="customerId")
+        query = query.where(appointments.c.customer_id == key)
+    args = args_for(when, first, after)
+    rows = await ctx.tx.rows(page_query(query, ORDER[when], args))
+
+    async def total() -> int:
+        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
+
+    return to_page(rows, ORDER[when], args), total
+
+
+def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at >= ends_at:
+        raise BadInput("The appointment must end after it starts.", field="endsAt")
+
+
+async def schedule(
+    ctx: RequestContext,
+    *,
+    customer_id: str,
+    title: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    location: str | None,
+    details: str | None,
+) -> Row:
+    viewer = ctx.staff()
+    customer_key = global_ids.decode(customer_id, "Customer", field="customerId")
+    values = {
+        "title": inputs.text(title, "title", max_length=200, label="title"),
+        "starts_at": inputs.moment(starts_at, "startsAt"),
+        "ends_at": inputs.moment(ends_at, "endsAt"),
+        "location": inputs.optional_text(location, "location", max_length=500, label="location"),
+        "details": inputs.optional_text(details, "details", max_length=5000, label="details"),
+    }
+    _check_times(values["starts_at"], values["ends_at"])
+    if await ctx.loaders.customer.load(customer_key) is None:
+        raise NotFound("Customer")
+    async with ctx.tx.savepoint():
+        row = await ctx.tx.first(
+            insert(appointments)
+            .values(
+                id=uuid.uuid4(),
+                business_id=viewer.business_id,
+                customer_id=customer_key,
+                status=AppointmentStatus.SCHEDULED,
+                **values,
+            )
+            .returning(appointments)
+        )
+    return row
+
+
+async def _own(ctx: RequestContext, appointment_id: str) -> Row:
+    ctx.staff()
+    key = global_ids.decode(appointment_id, "Appointment", field="id")
+    row = await ctx.loaders.appointment.load(key)
+    if row is None:
+        raise NotFound("Appointment")
+    return row
+
+
+async def _save(ctx: RequestContext, row: Row, values: dict) -> Row:
+    async with ctx.tx.savepoint():
+        updated = await ctx.tx.first(
+            update(appointments)
+            .where(appointments.c.id == row.id, appointments.c.business_id == row.business_id)
+            .values(**values)
+            .returning(appointments)
+        )
+    ctx.loaders.appointment.clear(row.id)
+    ctx.loaders.appointment.prime(row.id, updated)
+    return updated
+
+
+async def change(ctx: RequestContext, appointment_id: str, changes: dict[str, object]) -> Row:
+    row = await _own(ctx, appointment_id)
+    if row.status == AppointmentStatus.CANCELLED:
+        raise Conflict("A cancelled appointment cannot be changed.")
+    values: dict[str, object] = {}
+    if "title" in changes:
+        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
+    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
+        if name in changes:
+            if changes[name] is None:
+                raise BadInput("This time cannot be removed.", field=field)
+            values[name] = inputs.moment(changes[name], field)
+    if "location" in changes:
+        values["location"] = inputs.optional_text(
+            changes["location"], "location", max_length=500, label="location"
+        )
+    if "details" in changes:
+        values["details"] = inputs.optional_text(
+            changes["details"], "details", max_length=5000, label="details"
+        )
+    _check_times(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
+    if not values:
+        return row
+    return await _save(ctx, row, values)
+
+
+async def cancel(ctx: RequestContext, appointment_id: str) -> Row:
+    row = await _own(ctx, appointment_id)
+    if row.status == AppointmentStatus.CANCELLED:
+        raise Conflict("This appointment is already cancelled.")
+    if row.ends_at <= utcnow():
+        raise Conflict("This appointment has already taken place.")
+    return await _save(ctx, row, {"status": AppointmentStatus.CANCELLED})

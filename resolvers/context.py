@@ -1,0 +1,93 @@
+"""What a resolver gets for one request: the transaction, the viewer, loaders and services."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from auth.login_limits import LoginLimits
+from auth.principal import Principal
+from config import Settings
+from db import RequestTransaction
+from errors import Forbidden, Unauthenticated
+from mail import Mailer
+from resolvers.loaders import Loaders
+
+
+@dataclass
+class Services:
+    """Process-wide things, made once in the app's lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    mailer: Mailer
+    login_limits: LoginLimits
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    tx: RequestTransaction
+    client_ip: str
+    user_agent: str | None = None
+    principal: Principal | None = None
+    request: Any = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.act_as(self.principal)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def act_as(self, principal: Principal | None) -> None:
+        """Make `principal` the viewer for the rest of the request (after a sign-in, say).
+        Loaders are rebuilt: what they cached was read under the previous scope."""
+        self.principal = principal
+        if principal is None:
+            self.tx.set_scope(None, None)
+        else:
+            self.tx.set_scope(principal.business_id, principal.customer_id)
+        self.loaders = Loaders(self.tx, principal)
+
+    @contextmanager
+    def acting_for(self, business_id: uuid.UUID) -> Iterator[None]:
+        """Work for a business before anyone of it is signed in (accepting an emailed
+        token, say). The previous viewer is back afterwards, unless the work signs
+        someone in (`act_as`) after this block."""
+        previous = self.principal
+        self.act_as(Principal(business_id=business_id, session_id=None))
+        try:
+            yield
+        finally:
+            self.act_as(previous)
+
+    def viewer(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated()
+        return self.principal
+
+    def staff(self) -> Principal:
+        viewer = self.viewer()
+        if not viewer.is_staff:
+            raise Forbidden()
+        return viewer
+
+    def team_manager(self) -> Principal:
+        viewer = self.staff()
+        if not viewer.can_manage_team:
+            raise Forbidden("Only an owner or admin can do this.")
+        return viewer
+
+    def customer(self) -> Principal:
+        viewer = self.viewer()
+        if not viewer.is_customer:
+            raise Forbidden("Only the customer can do this.")
+        return viewer

@@ -1,0 +1,54 @@
+"""The schema's assembly: root types merged from each domain, with limits and error codes."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from schema.appointments import AppointmentMutations, AppointmentQueries
+from schema.customers import CustomerMutations, CustomerQueries
+from schema.errors import ErrorCodes
+from schema.nodes import NodeQueries
+from schema.portal_access import PortalAccessMutations
+from schema.viewer import AccountMutations, AccountQueries
+
+MAX_DEPTH = 15
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+Query = merge_types("Query", (AccountQueries, NodeQueries, CustomerQueries, AppointmentQueries))
+Mutation = merge_types(
+    "Mutation",
+    (AccountMutations, CustomerMutations, AppointmentMutations, PortalAccessMutations),
+)
+
+
+class PortalSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # ErrorCodes logs what is unexpected, with the request id; the rest is routine.
+        return None
+
+
+schema = PortalSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        ErrorCodes(),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ParserCache(maxsize=1000),
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        ValidationCache(maxsize=1000),
+    ],
+)

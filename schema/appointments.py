@@ -1,0 +1,122 @@
+"""Appointments on the calendar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from sqlalchemy import Row
+from strawberry.types import Info
+
+from models import AppointmentStatus as StatusValues
+from models.columns import utcnow
+from resolvers import appointments, global_ids
+from resolvers.appointments import AppointmentRange as RangeValues
+from resolvers.context import RequestContext
+from schema.customers import Customer, changes_of
+from schema.enums import AppointmentRange, AppointmentStatus
+from schema.relay import Connection, Node
+
+
+@strawberry.type
+class Appointment(Node):
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None
+    details: str | None
+    status: AppointmentStatus = strawberry.field(
+        description="COMPLETED once a scheduled appointment has ended."
+    )
+    customer_key: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Row) -> Appointment:
+        status = StatusValues(row.status)
+        if status is StatusValues.SCHEDULED and row.ends_at <= utcnow():
+            status = StatusValues.COMPLETED
+        return cls(
+            id=global_ids.encode("Appointment", row.id),
+            title=row.title,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            location=row.location,
+            details=row.details,
+            status=status,
+            customer_key=row.customer_id,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info[RequestContext, None]) -> Customer:
+        return Customer.from_row(await info.context.loaders.customer.load(self.customer_key))
+
+
+@strawberry.input
+class ScheduleAppointmentInput:
+    customer_id: strawberry.ID
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None = None
+    details: str | None = None
+
+
+@strawberry.input
+class UpdateAppointmentInput:
+    id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    starts_at: datetime | None = strawberry.UNSET
+    ends_at: datetime | None = strawberry.UNSET
+    location: str | None = strawberry.UNSET
+    details: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class AppointmentQueries:
+    @strawberry.field(description="A customer gets their own; staff get the business's.")
+    async def appointments(
+        self,
+        info: Info[RequestContext, None],
+        range: AppointmentRange = RangeValues.UPCOMING,  # noqa: A002
+        customer_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Appointment]:
+        page, count = await appointments.list_appointments(
+            info.context, when=range, customer_id=customer_id, first=first, after=after
+        )
+        return Connection.of(page, Appointment.from_row, count)
+
+
+@strawberry.type
+class AppointmentMutations:
+    @strawberry.mutation
+    async def schedule_appointment(
+        self, info: Info[RequestContext, None], input: ScheduleAppointmentInput
+    ) -> Appointment:
+        row = await appointments.schedule(
+            info.context,
+            customer_id=input.customer_id,
+            title=input.title,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+            location=input.location,
+            details=input.details,
+        )
+        return Appointment.from_row(row)
+
+    @strawberry.mutation
+    async def update_appointment(
+        self, info: Info[RequestContext, None], input: UpdateAppointmentInput
+    ) -> Appointment:
+        row = await appointments.change(info.context, input.id, changes_of(input))
+        return Appointment.from_row(row)
+
+    @strawberry.mutation
+    async def cancel_appointment(
+        self,
+        info: Info[RequestContext, None],
+        id: strawberry.ID,  # noqa: A002
+    ) -> Appointment:
+        return Appointment.from_row(await appointments.cancel(info.context, id))

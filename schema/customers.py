@@ -1,0 +1,125 @@
+"""Customers and their portal status."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlalchemy import Row
+from strawberry.types import Info
+
+from models import PortalStatus as PortalStatusValues
+from resolvers import customers, global_ids
+from resolvers.appointments import AppointmentRange as Range
+from resolvers.appointments import args_for
+from resolvers.context import RequestContext
+from schema.enums import AppointmentRange, PortalStatus
+from schema.relay import Connection, Node
+
+if TYPE_CHECKING:
+    from schema.appointments import Appointment
+
+AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
+
+
+@strawberry.type
+class Customer(Node):
+    name: str
+    email: str | None
+    phone: str | None
+    address: str | None = strawberry.field(description="Postal address, as the business wrote it.")
+    portal_status: PortalStatus
+    created_at: datetime
+    key: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Row) -> Customer:
+        return cls(
+            id=global_ids.encode("Customer", row.id),
+            name=row.name,
+            email=row.email,
+            phone=row.phone,
+            address=row.address,
+            portal_status=PortalStatusValues(row.portal_status),
+            created_at=row.created_at,
+            key=row.id,
+        )
+
+    @strawberry.field
+    async def appointments(
+        self,
+        info: Info[RequestContext, None],
+        range: AppointmentRange = Range.UPCOMING,  # noqa: A002
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AppointmentType]:
+        from schema.appointments import Appointment
+
+        loaders = info.context.loaders
+        args = args_for(range, first, after)
+        page = await loaders.appointments_by_customer.load((self.key, range, args))
+
+        async def count() -> int:
+            return await loaders.appointment_count_by_customer.load((self.key, range))
+
+        return Connection.of(page, Appointment.from_row, count)
+
+
+def changes_of(input: object) -> dict[str, object]:
+    """The fields a client actually sent (absent ≠ null), in snake_case."""
+    return {
+        name: value
+        for name, value in vars(input).items()
+        if value is not strawberry.UNSET and name != "id"
+    }
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(description="The business's customers, by name (staff only).")
+    async def customers(
+        self,
+        info: Info[RequestContext, None],
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Customer]:
+        page, count = await customers.list_customers(
+            info.context, search=search, first=first, after=after
+        )
+        return Connection.of(page, Customer.from_row, count)
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation
+    async def create_customer(
+        self, info: Info[RequestContext, None], input: CreateCustomerInput
+    ) -> Customer:
+        return Customer.from_row(await customers.create(info.context, changes_of(input)))
+
+    @strawberry.mutation
+    async def update_customer(
+        self, info: Info[RequestContext, None], input: UpdateCustomerInput
+    ) -> Customer:
+        row = await customers.change(info.context, input.id, changes_of(input))
+        return Customer.from_row(row)

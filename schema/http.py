@@ -1,0 +1,61 @@
+"""The GraphQL endpoint: builds each request's context and closes its transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
+
+from auth import sessions
+from db import RequestTransaction
+from resolvers.context import RequestContext, Services
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def client_ip(request: Request | WebSocket, trusted_hops: int) -> str:
+    if trusted_hops:
+        forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",")]
+        forwarded = [p for p in forwarded if p]
+        if len(forwarded) >= trusted_hops:
+            return forwarded[-trusted_hops][:64]
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+class PortalGraphQL(GraphQL):
+    def __init__(self, schema: Any, services: Services) -> None:
+        super().__init__(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        settings = self.services.settings
+        context = RequestContext(
+            services=self.services,
+            tx=RequestTransaction(self.services.engine),
+            client_ip=client_ip(request, settings.TRUSTED_PROXY_HOPS),
+            user_agent=request.headers.get("user-agent"),
+            request=request,
+        )
+        request.state.portal_context = context
+        token = bearer_token(request.headers.get("authorization"))
+        if token:
+            context.act_as(await sessions.authenticate(context.tx, token))
+        return context
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            context = getattr(request.state, "portal_context", None)
+            if context is not None:
+                # Commit before the response goes out: a client never sees a success
+                # that is not durable. Failed mutations already rolled back their savepoint.
+                await context.tx.close()

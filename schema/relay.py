@@ -1,0 +1,62 @@
+"""Relay plumbing shared by every domain: the Node interface and generic connections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Row
+
+from resolvers.pagination import Page
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All matching objects, not only this page.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+    @classmethod
+    def of(
+        cls,
+        page: Page,
+        convert: Callable[[Row], T],
+        count: Callable[[], Awaitable[int]],
+    ) -> Connection[T]:
+        edges = [Edge(cursor=page.ordering.cursor(row), node=convert(row)) for row in page.rows]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count=count,
+        )
