@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext
 
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.customers import CustomerMutations, CustomerQueries
-from schema.errors import ErrorCodes
+from schema.errors import ErrorCodes, OperationTransaction
 from schema.nodes import NodeQueries
 from schema.portal_access import PortalAccessMutations
 from schema.viewer import AccountMutations, AccountQueries
@@ -44,11 +44,13 @@ schema = PortalSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        ErrorCodes(),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache(maxsize=1000),
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        ValidationCache(maxsize=1000),
+        OperationTransaction,
+        ErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        # Both caches live at module level, shared by every request.
+        lambda: ParserCache(maxsize=1000),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ValidationCache(maxsize=1000),
     ],
 )

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from auth import sessions
@@ -49,6 +50,18 @@ class PortalGraphQL(GraphQL):
         if token:
             context.act_as(await sessions.authenticate(context.tx, token))
         return context
+
+    async def on_ws_connect(self, context: RequestContext) -> None:
+        """A WebSocket must authenticate in `connection_init`; otherwise it is closed."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = next((v for k, v in params.items() if k.lower() == "authorization"), None)
+        token = bearer_token(header if isinstance(header, str) else None)
+        principal = await sessions.authenticate(context.tx, token) if token else None
+        # The lookup's transaction must not stay open for the life of the socket.
+        await context.tx.close()
+        if principal is None:
+            raise ConnectionRejectionError({"message": "Sign in first."})
+        context.act_as(principal)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
