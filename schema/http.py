@@ -63,6 +63,13 @@ class PortalGraphQL(GraphQL):
             raise ConnectionRejectionError({"message": "Sign in first."})
         context.act_as(principal)
 
+    async def process_result(self, request: Any, result: Any) -> Any:
+        response = await super().process_result(request, result)
+        # Documents refused while parsing never reach the schema's extensions.
+        for error in response.get("errors") or ():
+            error.setdefault("extensions", {}).setdefault("code", "BAD_USER_INPUT")
+        return response
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
