@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Set to 1 behind a reverse proxy so the client address comes from X-Forwarded-For.
     TRUSTED_PROXY_HOPS: int = Field(default=0, ge=0)
     LOG_LEVEL: str = "INFO"
+    # Adds `Server-Timing: sql;desc="statements=N"` to GraphQL responses (for bench/).
+    SERVER_TIMING: bool = False
 
     @property
     def public_url(self) -> str:

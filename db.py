@@ -73,6 +73,8 @@ class RequestTransaction:
         self._scope: Scope = (None, None)
         self._applied_scope: Scope | None = None
         self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        # Statements this request sent (the benchmark reads it from Server-Timing).
+        self.statements = 0
 
     def set_scope(self, business_id: uuid.UUID | None, customer_id: uuid.UUID | None) -> None:
         self._scope = (business_id, customer_id)
@@ -82,11 +84,13 @@ class RequestTransaction:
         return self._scope
 
     async def _ready(self) -> AsyncConnection:
+        self.statements += 1
         if self._connection is None:
             self._connection = await self._engine.connect()
             await self._connection.begin()
         if self._applied_scope != self._scope:
             business_id, customer_id = self._scope
+            self.statements += 1
             await self._connection.execute(
                 select(
                     func.set_config("app.business_id", str(business_id or ""), True),

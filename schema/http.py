@@ -72,7 +72,11 @@ class PortalGraphQL(GraphQL):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
-            return await super().run(request, context, root_value)
+            response = await super().run(request, context, root_value)
+            context = getattr(request.state, "portal_context", None)
+            if self.services.settings.SERVER_TIMING and context and hasattr(response, "headers"):
+                response.headers["Server-Timing"] = f'sql;desc="statements={context.tx.statements}"'
+            return response
         finally:
             context = getattr(request.state, "portal_context", None)
             if context is not None:

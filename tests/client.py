@@ -18,7 +18,11 @@ class Api:
         self.http = http
 
     async def post(
-        self, query: str, variables: dict | None = None, *, token: str | None = None,
+        self,
+        query: str,
+        variables: dict | None = None,
+        *,
+        token: str | None = None,
         ip: str | None = None,
     ) -> dict[str, Any]:
         headers = {}

@@ -96,7 +96,9 @@ async def customer(api: Api, staff: Staff, name: str | None = None, **fields: st
     return data["createCustomer"]
 
 
-async def appointment(api: Api, staff: Staff, customer_id: str, starts: str, ends: str, **kw: str) -> dict:
+async def appointment(
+    api: Api, staff: Staff, customer_id: str, starts: str, ends: str, **kw: str
+) -> dict:
     data = await api.gql(
         SCHEDULE,
         {
