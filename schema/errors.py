@@ -17,8 +17,9 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, PortalError):
         message, extensions = original.message, original.extensions
-    elif original is None:
-        # The document or its variables were refused (syntax, validation, limits, types).
+    elif original is None or not error.path:
+        # The document or its variables were refused (syntax, validation, limits, types)
+        # before any resolver ran.
         message = error.message
         extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
     else:
