@@ -118,7 +118,7 @@ async def invite(api: Api, mailbox: Mailbox, staff: Staff, customer_id: str, ema
     """Invite a customer and return the token from the email they received."""
     before = len(mailbox.to(email))
     await api.gql(INVITE_CUSTOMER, {"id": customer_id}, token=staff.token)
-    messages = mailbox.wait_for(email, before + 1)
+    messages = await mailbox.wait_for(email, before + 1)
     return token_in(messages[-1])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -51,14 +52,17 @@ class Mailbox:
         with self.lock:
             return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
-        """Mail sent after the response (password resets) arrives a moment later."""
+    async def wait_for(
+        self, address: str, count: int = 1, timeout: float = 5.0
+    ) -> list[EmailMessage]:
+        """Mail sent after the response (password resets) arrives a moment later. The server
+        runs on the test's event loop, so waiting must yield to it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)
             if len(found) >= count:
                 return found
-            time.sleep(0.02)
+            await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} message(s) to {address}, got {self.to(address)}")
 
 
