@@ -53,11 +53,11 @@ class Mailbox:
             return [m for m in self.messages if address.lower() in str(m["To"]).lower()]
 
     async def wait_for(
-        self, address: str, count: int = 1, timeout: float = 5.0
+        self, address: str, count: int = 1, patience: float = 5.0
     ) -> list[EmailMessage]:
         """Mail sent after the response (password resets) arrives a moment later. The server
         runs on the test's event loop, so waiting must yield to it."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience
         while time.monotonic() < deadline:
             found = self.to(address)
             if len(found) >= count:

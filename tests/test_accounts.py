@@ -10,7 +10,9 @@ import asyncpg
 from tests import factories
 from tests.client import Api, code
 
-VIEWER = "{ viewer { __typename ... on StaffMember { id name email role business { name slug } } } }"
+VIEWER = (
+    "{ viewer { __typename ... on StaffMember { id name email role business { name slug } } } }"
+)
 LOG_IN = """
 mutation LogIn($input: StaffLogInInput!) {
   staffLogIn(input: $input) { token expiresAt viewer { ... on StaffMember { email } } }
@@ -80,7 +82,10 @@ async def test_password_policy(api: Api) -> None:
         if field_ok:
             assert not body.get("errors"), body
         else:
-            assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "password"}
+            assert body["errors"][0]["extensions"] == {
+                "code": "BAD_USER_INPUT",
+                "field": "password",
+            }
 
 
 async def test_passwords_and_tokens_are_stored_only_as_hashes(
@@ -97,7 +102,9 @@ async def test_passwords_and_tokens_are_stored_only_as_hashes(
 
 async def test_staff_log_in_and_log_out(api: Api) -> None:
     staff = await factories.register(api, email="sam@example.com")
-    data = await api.gql(LOG_IN, {"input": {"email": "Sam@Example.com", "password": factories.PASSWORD}})
+    data = await api.gql(
+        LOG_IN, {"input": {"email": "Sam@Example.com", "password": factories.PASSWORD}}
+    )
     token = data["staffLogIn"]["token"]
     assert token != staff.token
     assert (await api.gql(VIEWER, token=token))["viewer"]["email"] == "sam@example.com"

@@ -107,7 +107,9 @@ async def test_customer_appointments_connection(api: Api) -> None:
         await factories.appointment(api, staff, ann["id"], at(hour), at(hour + 1), title=f"h{hour}")
     await factories.appointment(api, staff, ann["id"], at(-3), at(-2), title="past")
     query = """query($first: Int) { customers { edges { node {
-        upcoming: appointments(first: $first) { totalCount edges { node { title } } pageInfo { hasNextPage } }
+        upcoming: appointments(first: $first) {
+          totalCount edges { node { title } } pageInfo { hasNextPage }
+        }
         past: appointments(range: PAST) { totalCount edges { node { title } } }
     } } } }"""
     node = (await api.gql(query, {"first": 2}, token=staff.token))["customers"]["edges"][0]["node"]

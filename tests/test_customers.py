@@ -22,7 +22,12 @@ query List($search: String, $first: Int, $after: String) {
 async def test_create_normalises_and_returns_the_customer(api: Api) -> None:
     staff = await factories.register(api)
     created = await factories.customer(
-        api, staff, "  Dana Lee ", email=" Dana@Example.com", phone=" 555-0100 ", address="1 Oak St\nSpringfield"
+        api,
+        staff,
+        "  Dana Lee ",
+        email=" Dana@Example.com",
+        phone=" 555-0100 ",
+        address="1 Oak St\nSpringfield",
     )
     assert created["name"] == "Dana Lee"
     assert created["email"] == "dana@example.com"
@@ -34,7 +39,9 @@ async def test_create_normalises_and_returns_the_customer(api: Api) -> None:
 async def test_email_is_optional_but_valid_and_unique_per_business(api: Api) -> None:
     staff = await factories.register(api)
     other = await factories.register(api)
-    no_email = await api.gql(factories.CREATE_CUSTOMER, {"input": {"name": "Walk-in"}}, token=staff.token)
+    no_email = await api.gql(
+        factories.CREATE_CUSTOMER, {"input": {"name": "Walk-in"}}, token=staff.token
+    )
     assert no_email["createCustomer"]["email"] is None
 
     bad = await api.error(
@@ -70,7 +77,9 @@ async def test_update_changes_only_what_is_sent(api: Api) -> None:
     assert updated["email"] == created["email"]
     assert updated["phone"] == "2"
     assert updated["address"] is None
-    error = await api.error(UPDATE, {"input": {"id": created["id"], "name": None}}, token=staff.token)
+    error = await api.error(
+        UPDATE, {"input": {"id": created["id"], "name": None}}, token=staff.token
+    )
     assert error["extensions"]["field"] == "name"
 
 
@@ -78,7 +87,9 @@ async def test_update_of_an_unknown_or_malformed_id(api: Api) -> None:
     staff = await factories.register(api)
     other = await factories.register(api)
     theirs = await factories.customer(api, other)
-    error = await api.error(UPDATE, {"input": {"id": theirs["id"], "name": "Hijack"}}, token=staff.token)
+    error = await api.error(
+        UPDATE, {"input": {"id": theirs["id"], "name": "Hijack"}}, token=staff.token
+    )
     assert code(error) == "NOT_FOUND"
     error = await api.error(UPDATE, {"input": {"id": "not-an-id", "name": "x"}}, token=staff.token)
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
@@ -99,7 +110,9 @@ async def test_list_is_by_name_with_search_and_cursor_paging(api: Api) -> None:
     assert page["pageInfo"]["hasPreviousPage"] is False
 
     rest = (
-        await api.gql(LIST, {"first": 10, "after": page["pageInfo"]["endCursor"]}, token=staff.token)
+        await api.gql(
+            LIST, {"first": 10, "after": page["pageInfo"]["endCursor"]}, token=staff.token
+        )
     )["customers"]
     assert [e["node"]["name"] for e in rest["edges"]] == ["Carol", "Dave", "Zo_e"]
     assert rest["pageInfo"]["hasNextPage"] is False
@@ -130,7 +143,8 @@ async def test_first_over_100_returns_100(api: Api) -> None:
     for start in range(0, 101, 25):
         chunk = names[start : start + 25]
         batch = " ".join(
-            f'c{i}: createCustomer(input: {{name: "{name}"}}) {{ id }}' for i, name in enumerate(chunk)
+            f'c{i}: createCustomer(input: {{name: "{name}"}}) {{ id }}'
+            for i, name in enumerate(chunk)
         )
         await api.gql(f"mutation {{ {batch} }}", token=staff.token)
     page = (await api.gql(LIST, {"first": 500}, token=staff.token))["customers"]

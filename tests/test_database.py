@@ -47,7 +47,8 @@ async def test_the_app_role_is_neither_owner_nor_superuser(
             "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
         )
         owns = await connection.fetchval(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user"
+            "SELECT count(*) FROM pg_tables "
+            "WHERE schemaname = 'public' AND tableowner = current_user"
         )
     finally:
         await connection.close()
@@ -78,7 +79,9 @@ async def test_raw_sql_as_the_app_role_sees_only_its_scope(
 
         async with connection.transaction():
             # when scoped to the first business, then only its rows are
-            await connection.execute("SELECT set_config('app.business_id', $1, true)", str(first_id))
+            await connection.execute(
+                "SELECT set_config('app.business_id', $1, true)", str(first_id)
+            )
             for table in tables:
                 key = "id" if table == "businesses" else "business_id"
                 foreign = await connection.fetchval(
@@ -125,9 +128,12 @@ async def test_a_customer_scope_sees_only_that_customers_rows(
                 str(ann_id),
             )
             assert await connection.fetchval("SELECT array_agg(name) FROM customers") == ["Ann"]
-            assert await connection.fetchval(
-                "SELECT count(*) FROM appointments WHERE customer_id <> $1", ann_id
-            ) == 0
+            assert (
+                await connection.fetchval(
+                    "SELECT count(*) FROM appointments WHERE customer_id <> $1", ann_id
+                )
+                == 0
+            )
             assert await connection.fetchval("SELECT count(*) FROM portal_tokens") == 0
     finally:
         await connection.close()

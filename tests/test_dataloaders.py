@@ -51,7 +51,8 @@ async def test_fifty_customers_cost_the_same_statements_as_five(api: Api, server
         created = await api.gql(f"mutation {{ {batch} }}", token=staff.token)
         schedule = " ".join(
             f'a{i}_{n}: scheduleAppointment(input: {{customerId: "{c["id"]}", title: "Visit {n}", '
-            f'startsAt: "2031-01-0{n + 1}T09:00:00Z", endsAt: "2031-01-0{n + 1}T10:00:00Z"}}) {{ id }}'
+            f'startsAt: "2031-01-0{n + 1}T09:00:00Z", '
+            f'endsAt: "2031-01-0{n + 1}T10:00:00Z"}}) {{ id }}'
             for i, c in enumerate(list(created.values())[:12])
             for n in range(2)
         )

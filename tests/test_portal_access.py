@@ -17,7 +17,9 @@ PORTAL_LOG_IN = """
 mutation LogIn($input: PortalLogInInput!) {
   portalLogIn(input: $input) { token viewer { __typename ... on Customer { id email } } }
 }"""
-REQUEST_RESET = "mutation R($input: RequestPasswordResetInput!) { requestPasswordReset(input: $input) }"
+REQUEST_RESET = (
+    "mutation R($input: RequestPasswordResetInput!) { requestPasswordReset(input: $input) }"
+)
 RESET = """
 mutation Reset($input: ResetPasswordInput!) {
   resetPassword(input: $input) { token viewer { ... on Customer { id } } }
@@ -28,7 +30,9 @@ NEW_PASSWORD = "an entirely new passphrase"
 
 
 async def accept(api: Api, token: str, password: str = factories.PASSWORD) -> dict:
-    return await api.post(factories.ACCEPT_INVITATION, {"input": {"token": token, "password": password}})
+    return await api.post(
+        factories.ACCEPT_INVITATION, {"input": {"token": token, "password": password}}
+    )
 
 
 async def log_in(api: Api, staff: factories.Staff, email: str, password: str, **kw) -> dict:  # noqa: ANN003
@@ -51,7 +55,9 @@ async def test_invitation_email_accept_and_sign_in(
     name, address = parseaddr(message["From"])
     assert (name, address) == ("Sunny Side Cleaning", "portal@example.com")
     link = link_in(message)
-    assert link.startswith("https://portal.example.com/portal/sunny-side-cleaning/accept-invite?token=")
+    assert link.startswith(
+        "https://portal.example.com/portal/sunny-side-cleaning/accept-invite?token="
+    )
     token = token_in(message)
     assert len(token) >= 22
     assert link in html_of(message).replace("&amp;", "&")
@@ -89,7 +95,9 @@ async def test_inviting_needs_an_email_and_a_new_invitation_voids_the_old(
     api: Api, mailbox: Mailbox
 ) -> None:
     staff = await factories.register(api)
-    no_email = await api.gql(factories.CREATE_CUSTOMER, {"input": {"name": "Hal"}}, token=staff.token)
+    no_email = await api.gql(
+        factories.CREATE_CUSTOMER, {"input": {"name": "Hal"}}, token=staff.token
+    )
     error = await api.error(
         factories.INVITE_CUSTOMER, {"id": no_email["createCustomer"]["id"]}, token=staff.token
     )
@@ -183,7 +191,9 @@ async def test_an_account_locks_after_ten_failures_until_the_window_passes(
     other = await factories.portal_customer(api, mailbox, staff)
     assert not (await log_in(api, staff, other.email, factories.PASSWORD)).get("errors")
 
-    await superuser.execute("UPDATE login_failures SET failed_at = failed_at - interval '16 minutes'")
+    await superuser.execute(
+        "UPDATE login_failures SET failed_at = failed_at - interval '16 minutes'"
+    )
     unlocked = await log_in(api, staff, person.email, factories.PASSWORD)
     assert not unlocked.get("errors"), unlocked
 
@@ -202,7 +212,10 @@ async def test_one_address_has_a_ceiling_across_accounts(api: Api) -> None:
 
 async def test_staff_sign_in_locks_too(api: Api) -> None:
     staff = await factories.register(api, email="locked@example.com")
-    query = "mutation($p: String!) { staffLogIn(input: {email: \"locked@example.com\", password: $p}) { token } }"
+    query = (
+        'mutation($p: String!) { staffLogIn(input: {email: "locked@example.com", password: $p})'
+        " { token } }"
+    )
     for i in range(10):
         assert code(await api.error(query, {"p": f"wrong {i} attempt"})) == "UNAUTHENTICATED"
     error = await api.error(query, {"p": factories.PASSWORD})
@@ -214,7 +227,9 @@ async def test_staff_sign_in_locks_too(api: Api) -> None:
 async def test_password_reset(api: Api, mailbox: Mailbox, superuser: asyncpg.Connection) -> None:
     staff = await factories.register(api)
     person = await factories.portal_customer(api, mailbox, staff)
-    second_device = (await log_in(api, staff, person.email, factories.PASSWORD))["data"]["portalLogIn"]["token"]
+    second_device = (await log_in(api, staff, person.email, factories.PASSWORD))["data"][
+        "portalLogIn"
+    ]["token"]
 
     # unknown accounts get true and no mail
     for email in ("nobody@example.com", person.email):
@@ -231,7 +246,10 @@ async def test_password_reset(api: Api, mailbox: Mailbox, superuser: asyncpg.Con
     assert 3590 < lifetime.total_seconds() < 3610
 
     too_short = await api.post(RESET, {"input": {"token": token, "newPassword": "short"}})
-    assert too_short["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "newPassword"}
+    assert too_short["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "newPassword",
+    }
     data = await api.gql(RESET, {"input": {"token": token, "newPassword": NEW_PASSWORD}})
     fresh = data["resetPassword"]["token"]
 
@@ -240,7 +258,10 @@ async def test_password_reset(api: Api, mailbox: Mailbox, superuser: asyncpg.Con
     assert (await api.gql(ME, token=second_device))["viewer"] is None
     assert (await api.gql(ME, token=fresh))["viewer"]["id"] == person.id
     # the old password no longer works, the new one does, the link is spent
-    assert code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0]) == "UNAUTHENTICATED"
+    assert (
+        code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0])
+        == "UNAUTHENTICATED"
+    )
     assert not (await log_in(api, staff, person.email, NEW_PASSWORD)).get("errors")
     reuse = await api.post(RESET, {"input": {"token": token, "newPassword": NEW_PASSWORD}})
     assert code(reuse["errors"][0]) == "UNAUTHENTICATED"
@@ -278,15 +299,24 @@ async def test_revocation_ends_sessions_and_links_and_reinviting_restores(
 
     # the open session stops working on its very next request
     assert (await api.gql(ME, token=person.token))["viewer"] is None
-    assert code(await api.error("{ appointments { totalCount } }", token=person.token)) == "UNAUTHENTICATED"
+    assert (
+        code(await api.error("{ appointments { totalCount } }", token=person.token))
+        == "UNAUTHENTICATED"
+    )
     reset = await api.post(RESET, {"input": {"token": reset_token, "newPassword": NEW_PASSWORD}})
     assert code(reset["errors"][0]) == "UNAUTHENTICATED"
-    assert code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0]) == "UNAUTHENTICATED"
+    assert (
+        code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0])
+        == "UNAUTHENTICATED"
+    )
 
     # inviting again restores access, with a new password
     token = await factories.invite(api, mailbox, staff, person.id, person.email)
     assert not (await accept(api, token, NEW_PASSWORD)).get("errors")
-    assert code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0]) == "UNAUTHENTICATED"
+    assert (
+        code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0])
+        == "UNAUTHENTICATED"
+    )
     assert not (await log_in(api, staff, person.email, NEW_PASSWORD)).get("errors")
 
 
@@ -302,8 +332,13 @@ async def test_changing_the_email_moves_the_login(api: Api, mailbox: Mailbox) ->
     staff = await factories.register(api)
     person = await factories.portal_customer(api, mailbox, staff)
     update = "mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { email } }"
-    await api.gql(update, {"input": {"id": person.id, "email": "New.Address@example.com"}}, token=staff.token)
-    assert code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0]) == "UNAUTHENTICATED"
+    await api.gql(
+        update, {"input": {"id": person.id, "email": "New.Address@example.com"}}, token=staff.token
+    )
+    assert (
+        code((await log_in(api, staff, person.email, factories.PASSWORD))["errors"][0])
+        == "UNAUTHENTICATED"
+    )
     moved = await log_in(api, staff, "new.address@example.com", factories.PASSWORD)
     assert moved["data"]["portalLogIn"]["viewer"]["id"] == person.id
     # the portal login cannot be removed while access lasts
@@ -321,7 +356,9 @@ async def test_members_cannot_invite_or_revoke(api: Api, mailbox: Mailbox) -> No
     invite = {"input": {"name": "N", "email": "n@example.com", "role": "MEMBER"}}
     assert code(await api.error(factories.INVITE_STAFF, invite, token=member)) == "FORBIDDEN"
     # but a member works with customers
-    assert (await factories.customer(api, factories.Staff(member, "", "", "", ""), "Ok"))["name"] == "Ok"
+    assert (await factories.customer(api, factories.Staff(member, "", "", "", ""), "Ok"))[
+        "name"
+    ] == "Ok"
 
 
 async def join_team(api: Api, mailbox: Mailbox, inviter: factories.Staff, role: str) -> str:
@@ -333,7 +370,9 @@ async def join_team(api: Api, mailbox: Mailbox, inviter: factories.Staff, role: 
     )
     assert data["inviteStaffMember"]["role"] == role
     token = token_in((await mailbox.wait_for(email))[-1])
-    accepted = await api.gql(factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}})
+    accepted = await api.gql(
+        factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}}
+    )
     viewer = accepted["acceptStaffInvitation"]["viewer"]
     assert viewer["role"] == role
     return accepted["acceptStaffInvitation"]["token"]
@@ -354,10 +393,14 @@ async def test_team_invitations(api: Api, mailbox: Mailbox) -> None:
     token = token_in(message)
     short = await api.post(factories.ACCEPT_STAFF, {"input": {"token": token, "password": "short"}})
     assert short["errors"][0]["extensions"]["field"] == "password"
-    accepted = await api.gql(factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}})
+    accepted = await api.gql(
+        factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}}
+    )
     admin = accepted["acceptStaffInvitation"]["token"]
     assert accepted["acceptStaffInvitation"]["viewer"]["role"] == "ADMIN"
-    again = await api.post(factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}})
+    again = await api.post(
+        factories.ACCEPT_STAFF, {"input": {"token": token, "password": factories.PASSWORD}}
+    )
     assert code(again["errors"][0]) == "UNAUTHENTICATED"
 
     # an admin may invite members and admins, but not owners
@@ -371,7 +414,10 @@ async def test_team_invitations(api: Api, mailbox: Mailbox) -> None:
 
 
 async def test_without_smtp_mail_goes_to_the_outbox(
-    api: Api, server_settings, start_server, tmp_path  # noqa: ANN001
+    api: Api,
+    server_settings,
+    start_server,
+    tmp_path,  # noqa: ANN001
 ) -> None:
     from tests.conftest import free_port
 
