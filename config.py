@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     SMTP_USERNAME: str | None = None
     SMTP_PASSWORD: str | None = None
     SMTP_FROM: str = "portal@localhost"
-    SMTP_STARTTLS: bool = False
+    # Unset: STARTTLS when the server offers it. Port 465 means TLS from the first byte.
+    SMTP_STARTTLS: bool | None = None
     SMTP_TIMEOUT_SECONDS: float = 15.0
 
     S3_BUCKET: str | None = None

@@ -51,7 +51,8 @@ class SmtpMailer:
                 port=s.SMTP_PORT,
                 username=s.SMTP_USERNAME,
                 password=s.SMTP_PASSWORD,
-                start_tls=s.SMTP_STARTTLS,
+                use_tls=s.SMTP_PORT == 465,
+                start_tls=False if s.SMTP_PORT == 465 else s.SMTP_STARTTLS,
                 timeout=s.SMTP_TIMEOUT_SECONDS,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:

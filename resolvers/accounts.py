@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, insert, text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import IntegrityError
 
 from auth import passwords, scopes, sessions
@@ -114,7 +114,7 @@ async def register_business(
 
 
 async def staff_log_in(ctx: RequestContext, *, email: str, password: str) -> IssuedSession:
-    address = (email or "").strip().lower()
+    address = inputs.lookup_key(email)
     account = account_key("staff", address)
     limits = ctx.services.login_limits
     await limits.check(account, ctx.client_ip)
@@ -151,7 +151,3 @@ async def log_out(ctx: RequestContext) -> bool:
     await sessions.end_sessions(ctx.tx, session_id=viewer.session_id)
     ctx.act_as(None)
     return True
-
-
-async def staff_member(ctx: RequestContext, staff_member_id: uuid.UUID) -> Row | None:
-    return await ctx.loaders.staff_member.load(staff_member_id)

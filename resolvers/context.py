@@ -39,6 +39,7 @@ class RequestContext:
     request: Any = None
     # Set by the WebSocket handshake (`connection_init` payload).
     connection_params: dict | None = None
+    bearer_token: str | None = None
     # Operations under way on this context (several share one WebSocket).
     operations_in_flight: int = 0
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])

@@ -116,9 +116,7 @@ async def list_customers(
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     viewer = ctx.staff()
     query = scopes.customers_visible_to(viewer)
-    term = (search or "").strip()
-    if len(term) > 200:
-        raise BadInput("The search can be at most 200 characters.", field="search")
+    term = inputs.optional_text(search, "search", max_length=200, label="search") or ""
     if term:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(

@@ -9,9 +9,21 @@ from email_validator import EmailNotValidError, validate_email
 from errors import BadInput
 
 
+def _storable(value: str | None, field: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver.
+    if value is not None and "\x00" in value:
+        raise BadInput("The text contains a character that cannot be stored.", field=field)
+    return (value or "").strip()
+
+
+def lookup_key(value: str | None) -> str:
+    """A sign-in field, as compared: trimmed, lower-cased, NUL-free (it can match nothing)."""
+    return (value or "").replace("\x00", "").strip().lower()
+
+
 def text(value: str | None, field: str, *, max_length: int, label: str) -> str:
     """A required piece of text, trimmed."""
-    cleaned = (value or "").strip()
+    cleaned = _storable(value, field)
     if not cleaned:
         raise BadInput(f"Enter the {label}.", field=field)
     if len(cleaned) > max_length:
@@ -21,7 +33,7 @@ def text(value: str | None, field: str, *, max_length: int, label: str) -> str:
 
 def optional_text(value: str | None, field: str, *, max_length: int, label: str) -> str | None:
     """Optional text, trimmed; blank means none."""
-    cleaned = (value or "").strip()
+    cleaned = _storable(value, field)
     if len(cleaned) > max_length:
         raise BadInput(f"The {label} can be at most {max_length} characters.", field=field)
     return cleaned or None
@@ -29,7 +41,7 @@ def optional_text(value: str | None, field: str, *, max_length: int, label: str)
 
 def email(value: str | None, field: str = "email") -> str:
     """A syntactically valid address, lower-cased (logins compare addresses exactly)."""
-    cleaned = (value or "").strip()
+    cleaned = _storable(value, field)
     if not cleaned:
         raise BadInput("Enter an email address.", field=field)
     try:

@@ -89,7 +89,7 @@ def _typed(python_type: type, value: object) -> object:
         return parsed
     if python_type is uuid.UUID:
         return uuid.UUID(str(value))
-    if not isinstance(value, python_type):
+    if not isinstance(value, python_type) or (isinstance(value, str) and "\x00" in value):
         raise ValueError
     return value
 

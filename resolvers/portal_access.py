@@ -19,6 +19,7 @@ from models import PortalStatus, PortalTokenPurpose
 from models.access import PortalToken
 from models.columns import utcnow
 from resolvers import customers as customer_rules
+from resolvers import inputs
 from resolvers.accounts import WRONG_CREDENTIALS, start_session
 
 if TYPE_CHECKING:
@@ -197,8 +198,7 @@ async def _portal_account(ctx: RequestContext, slug: str, email: str) -> Row | N
 async def log_in(
     ctx: RequestContext, *, business_slug: str, email: str, password: str
 ) -> IssuedSession:
-    slug = (business_slug or "").strip().lower()
-    address = (email or "").strip().lower()
+    slug, address = inputs.lookup_key(business_slug), inputs.lookup_key(email)
     account = account_key("portal", slug, address)
     limits = ctx.services.login_limits
     await limits.check(account, ctx.client_ip)
@@ -223,8 +223,7 @@ async def log_in(
 
 async def request_password_reset(ctx: RequestContext, *, business_slug: str, email: str) -> bool:
     """Always true, whether or not the account exists; only an active one gets mail."""
-    slug = (business_slug or "").strip().lower()
-    address = (email or "").strip().lower()
+    slug, address = inputs.lookup_key(business_slug), inputs.lookup_key(email)
     row = await _portal_account(ctx, slug, address)
     if row is None or row.portal_status != PortalStatus.ACTIVE:
         return True

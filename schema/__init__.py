@@ -16,8 +16,9 @@ from strawberry.types import ExecutionContext
 
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.customers import CustomerMutations, CustomerQueries
-from schema.errors import ErrorCodes, OperationTransaction
+from schema.errors import ErrorCodes
 from schema.nodes import NodeQueries
+from schema.operations import OperationTransaction
 from schema.portal_access import PortalAccessMutations
 from schema.viewer import AccountMutations, AccountQueries
 

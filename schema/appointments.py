@@ -78,13 +78,17 @@ class AppointmentQueries:
     async def appointments(
         self,
         info: Info[RequestContext, None],
-        range: AppointmentRange = RangeValues.UPCOMING,  # noqa: A002
+        range: AppointmentRange | None = RangeValues.UPCOMING,  # noqa: A002
         customer_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Appointment]:
         page, count = await appointments.list_appointments(
-            info.context, when=range, customer_id=customer_id, first=first, after=after
+            info.context,
+            when=range or RangeValues.UPCOMING,
+            customer_id=customer_id,
+            first=first,
+            after=after,
         )
         return Connection.of(page, Appointment.from_row, count)
 

@@ -51,13 +51,14 @@ class Customer(Node):
     async def appointments(
         self,
         info: Info[RequestContext, None],
-        range: AppointmentRange = Range.UPCOMING,  # noqa: A002
+        range: AppointmentRange | None = Range.UPCOMING,  # noqa: A002
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AppointmentType]:
         from schema.appointments import Appointment
 
         loaders = info.context.loaders
+        range = range or Range.UPCOMING  # noqa: A001
         args = args_for(range, first, after)
         page = await loaders.appointments_by_customer.load((self.key, range, args))
 

@@ -50,19 +50,3 @@ class ErrorCodes(SchemaExtension):
             context = self.execution_context.context
             request_id = getattr(context, "request_id", "-")
             result.errors = [shape(error, request_id) for error in errors]
-
-
-class OperationTransaction(SchemaExtension):
-    """Commit when the last operation on a context ends. Over HTTP the view closes the
-    transaction after the response's one document; a WebSocket carries many operations over
-    a long life, and must not hold a transaction open between them."""
-
-    async def on_operation(self):  # noqa: ANN201
-        context = self.execution_context.context
-        context.operations_in_flight += 1
-        try:
-            yield
-        finally:
-            context.operations_in_flight -= 1
-            if context.connection_params is not None and context.operations_in_flight == 0:
-                await context.tx.close()

@@ -61,6 +61,7 @@ class PortalGraphQL(GraphQL):
         await context.tx.close()
         if principal is None:
             raise ConnectionRejectionError({"message": "Sign in first."})
+        context.bearer_token = token
         context.act_as(principal)
 
     async def process_result(self, request: Any, result: Any) -> Any:

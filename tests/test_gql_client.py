@@ -83,3 +83,27 @@ async def test_gql_surfaces_error_codes(api: Api, server) -> None:  # noqa: ANN0
         with pytest.raises(TransportQueryError) as error:
             await session.execute(CUSTOMERS)
     assert error.value.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_revoked_customer_is_signed_out_on_the_open_socket(
+    api: Api,
+    server,
+    mailbox,  # noqa: ANN001
+) -> None:
+    staff = await factories.register(api)
+    person = await factories.portal_customer(api, mailbox, staff)
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    transport = WebsocketsTransport(
+        url=url,
+        init_payload={"Authorization": f"Bearer {person.token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+    viewer = gql("{ viewer { ... on Customer { id } } }")
+    async with Client(transport=transport) as session:
+        assert (await session.execute(viewer))["viewer"] == {"id": person.id}
+        await api.gql(
+            "mutation($id: ID!) { revokePortalAccess(customerId: $id) { id } }",
+            {"id": person.id},
+            token=staff.token,
+        )
+        assert (await session.execute(viewer))["viewer"] is None

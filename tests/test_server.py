@@ -66,3 +66,54 @@ async def test_an_enormous_document_is_refused(api: Api) -> None:
 async def test_unknown_fields_are_bad_user_input(api: Api) -> None:
     error = await api.error("{ nope }")
     assert code(error) == "BAD_USER_INPUT"
+
+
+async def test_text_that_postgresql_cannot_store_is_bad_input(api: Api) -> None:
+    from tests import factories
+
+    staff = await factories.register(api)
+    error = await api.error(
+        factories.CREATE_CUSTOMER, {"input": {"name": "Nul\x00l"}}, token=staff.token
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    error = await api.error(
+        "query($s: String) { customers(search: $s) { totalCount } }",
+        {"s": "a\x00"},
+        token=staff.token,
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "search"}
+    error = await api.error(
+        'mutation($e: String!) { staffLogIn(input: {email: $e, password: "whatever!!"}) { token } }',
+        {"e": "x\x00@example.com"},
+    )
+    assert code(error) == "UNAUTHENTICATED"
+
+
+def test_unexpected_errors_are_masked_and_logged_with_a_request_id(caplog) -> None:  # noqa: ANN001
+    from graphql import GraphQLError
+
+    from schema.errors import shape
+
+    try:
+        raise RuntimeError('asyncpg.exceptions: relation "customers" SELECT * FROM customers')
+    except RuntimeError as failure:
+        original = failure
+    raw = GraphQLError("boom", path=["customers"], original_error=original)
+    masked = shape(raw, "req-123").formatted
+    assert masked["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-123"}
+    assert "asyncpg" not in str(masked) and "SELECT" not in str(masked)
+    logged = [r for r in caplog.records if "req-123" in r.getMessage()]
+    assert logged and logged[0].exc_info[1] is original
+
+
+async def test_a_repeated_document_is_parsed_and_validated_once(api: Api) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+
+    cache = _get_parse_cache(1000)
+    query = "query RepeatMe { viewer { __typename } }"
+    await api.gql(query)
+    before = cache.cache_info()
+    await api.gql(query)
+    after = cache.cache_info()
+    assert after.hits == before.hits + 1
+    assert after.misses == before.misses
