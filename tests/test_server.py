@@ -83,7 +83,8 @@ async def test_text_that_postgresql_cannot_store_is_bad_input(api: Api) -> None:
     )
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "search"}
     error = await api.error(
-        'mutation($e: String!) { staffLogIn(input: {email: $e, password: "whatever!!"}) { token } }',
+        'mutation($e: String!) { staffLogIn(input: {email: $e, password: "whatever!!"})'
+        " { token } }",
         {"e": "x\x00@example.com"},
     )
     assert code(error) == "UNAUTHENTICATED"
