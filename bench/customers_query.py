@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import platform
 import shutil
@@ -307,17 +308,6 @@ async def seed(client: httpx.AsyncClient) -> tuple[str, dict[str, float]]:
     return token, timings
 
 
-async def vacuum_analyze(data_dir: Path) -> float:
-    """Give the planner statistics for the freshly seeded tables; returns the seconds."""
-    started = time.perf_counter()
-    conn = await connect(data_dir, "postgres")
-    try:
-        await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
-    return time.perf_counter() - started
-
-
 # --- the dashboard query over HTTP ------------------------------------------------------
 
 
@@ -404,12 +394,12 @@ def statements_of(sample: Sample) -> int | None:
 
 
 def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with `fraction` of them at or below it."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-# --- row-level security, directly in PostgreSQL -----------------------------------------
+# --- PostgreSQL directly: statistics and row-level security -----------------------------
 
 
 @dataclass
@@ -429,6 +419,17 @@ async def connect(data_dir: Path, user: str) -> asyncpg.Connection:
         raise BenchError("no postmaster.pid: is the embedded PostgreSQL running?")
     # get_uri names the socket directory but not the port, which names the socket file.
     return await asyncpg.connect(info.get_uri(user=user, database="portal"), port=info.port)
+
+
+async def vacuum_analyze(data_dir: Path) -> float:
+    """Give the planner statistics for the freshly seeded tables; returns the seconds."""
+    started = time.perf_counter()
+    conn = await connect(data_dir, "postgres")
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
 
 
 async def time_statement(
@@ -492,6 +493,7 @@ def print_machine() -> None:
     print(f"  cpus (os.cpu_count)      {os.cpu_count()}")
     print(f"  platform                 {platform.platform()}")
     print(f"  python                   {platform.python_implementation()} {sys.version.split()[0]}")
+    print("  load generator           httpx.AsyncClient in this process, same machine")
 
 
 def print_seeding(timings: dict[str, float], startup_seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -33,6 +34,14 @@ Mutation = merge_types(
 )
 
 
+# The limits' rule classes are made once: ValidationCache keys on the rules as well as the
+# document, so rules made anew for each request would never let a validation be reused.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
 class PortalSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -50,8 +59,7 @@ schema = PortalSchema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Both caches live at module level, shared by every request.
         lambda: ParserCache(maxsize=1000),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: ValidationCache(maxsize=1000),
     ],
 )

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import strawberry
 from sqlalchemy import Row
 
-from resolvers.pagination import Page
+from resolvers.pagination import Ordering, Page
 
 T = TypeVar("T")
 
@@ -28,8 +28,14 @@ class PageInfo:
 
 @strawberry.type
 class Edge(Generic[T]):
-    cursor: str
     node: T
+    row: strawberry.Private[Row]
+    ordering: strawberry.Private[Ordering]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        # Made only when asked for: nested lists rarely are.
+        return self.ordering.cursor(self.row)
 
 
 @strawberry.type
@@ -49,14 +55,14 @@ class Connection(Generic[T]):
         convert: Callable[[Row], T],
         count: Callable[[], Awaitable[int]],
     ) -> Connection[T]:
-        edges = [Edge(cursor=page.ordering.cursor(row), node=convert(row)) for row in page.rows]
+        rows, ordering = page.rows, page.ordering
         return cls(
-            edges=edges,
+            edges=[Edge(node=convert(row), row=row, ordering=ordering) for row in rows],
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=ordering.cursor(rows[0]) if rows else None,
+                end_cursor=ordering.cursor(rows[-1]) if rows else None,
             ),
             count=count,
         )
