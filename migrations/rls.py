@@ -69,7 +69,13 @@ def tenant_table(table: str, *, customer_column: str | None, staff_only: bool = 
     if staff_only:
         condition += " AND app_customer_id() IS NULL"
     elif customer_column:
-        condition += f" AND (app_customer_id() IS NULL OR {customer_column} = app_customer_id())"
+        # A CASE, not `IS NULL OR …`: the planner guesses an OR of those to keep ~0.5% of
+        # rows, then sorts the whole business instead of walking an index (bench/ measured
+        # 1 ms against 0.15 ms for a page of customers).
+        condition += (
+            " AND CASE WHEN app_customer_id() IS NULL THEN true"
+            f" ELSE {customer_column} = app_customer_id() END"
+        )
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute(
