@@ -36,7 +36,8 @@ def create_app(settings: Settings) -> Starlette:
         engine=engine,
         mailer=create_mailer(settings),
         login_limits=LoginLimits(
-            engine,
+            # A pool of its own: see auth/login_limits.py.
+            create_app_engine(settings.DATABASE_URL, settings.DATABASE_APP_URL, pool_size=2),
             account_limit=settings.LOGIN_ACCOUNT_FAILURE_LIMIT,
             ip_limit=settings.LOGIN_IP_FAILURE_LIMIT,
             window_minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES,
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         gc.set_threshold(50_000, 20, 100)
         yield
         await engine.dispose()
+        await services.login_limits.dispose()
 
     app = Starlette(
         routes=[

@@ -2,8 +2,13 @@
 
 An account is locked after too many failures in the window, even for the right password,
 until the oldest counted failure leaves the window; a client address has a ceiling too.
-Each check and record is its own short transaction, outside the request's: a failed sign-in
-rolls its mutation back, but the failure must still be counted, and seen at once by others.
+
+Every attempt first reserves its place: under a per-account advisory lock it checks the
+limits and records itself as a failure, in one short transaction. Parallel attempts thus
+queue on the lock and each sees all the others, so no burst slips past the limit. An
+attempt that then proves right removes its record (and the account's earlier failures).
+The limits use their own small pool: an attempt never waits for the connection pool its
+own request already holds one of.
 """
 
 from __future__ import annotations
@@ -47,31 +52,38 @@ class LoginLimits:
             .scalar_subquery()
         )
 
-    async def check(self, account: bytes, ip_address: str) -> None:
-        """Raise RateLimited while the account or the address is over its limit."""
-        statement = select(
+    async def reserve(self, account: bytes, ip_address: str) -> int:
+        """Raise RateLimited while the account or the address is over its limit; otherwise
+        count this attempt as a failure (until `succeeded`) and return its record's id."""
+        lock_key = int.from_bytes(account[:8], "big", signed=True)
+        limits = select(
             self._nth_newest(failures.c.account_hash, account, self._account_limit).label("a"),
             self._nth_newest(failures.c.ip_address, ip_address, self._ip_limit).label("i"),
             literal_column("now()").label("now"),
         )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(statement)).one()
-        blocked_since = [t for t in (row.a, row.i) if t is not None]
-        if blocked_since:
-            until = max(blocked_since) + self._window
-            raise RateLimited(max(1, math.ceil((until - row.now).total_seconds())))
-
-    async def record_failure(self, account: bytes, ip_address: str) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(failures).values(account_hash=account, ip_address=ip_address)
+            await connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
+            row = (await connection.execute(limits)).one()
+            blocked_since = [t for t in (row.a, row.i) if t is not None]
+            if blocked_since:
+                until = max(blocked_since) + self._window
+                raise RateLimited(max(1, math.ceil((until - row.now).total_seconds())))
+            attempt = await connection.scalar(
+                insert(failures)
+                .values(account_hash=account, ip_address=ip_address)
+                .returning(failures.c.id)
             )
             # Keep the table small: old rows mean nothing to any limit.
-            if random.random() < 0.05:
+            if random.random() < 0.02:
                 await connection.execute(
                     delete(failures).where(failures.c.failed_at < utcnow() - self._window)
                 )
+        return attempt
 
-    async def clear(self, account: bytes) -> None:
+    async def succeeded(self, account: bytes) -> None:
+        """The right password: the account starts afresh (its reserved attempt included)."""
         async with self._engine.begin() as connection:
             await connection.execute(delete(failures).where(failures.c.account_hash == account))
+
+    async def dispose(self) -> None:
+        await self._engine.dispose()

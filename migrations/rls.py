@@ -57,12 +57,20 @@ def create_roles() -> None:
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}, {AUTH_ROLE}")
 
 
-def tenant_table(table: str, *, customer_column: str | None, staff_only: bool = False) -> None:
-    """Force RLS on `table` and let the app role see only the scope's rows.
+def tenant_table(
+    table: str,
+    *,
+    customer_column: str | None,
+    staff_only: bool = False,
+    customer_writes: bool = False,
+) -> None:
+    """Force RLS on `table`: the app role reads only the scope's rows, and writes only as
+    staff (a business scope without a customer) unless `customer_writes`.
 
     customer_column: the column holding the customer's id ("id" on customers), so a customer
-    sees only their own rows; None where rows are not a customer's own.
+    sees only their own rows; None where every customer of the business may read them.
     staff_only: a customer sees none of the table.
+    customer_writes: a customer may write their own rows too (their sessions, say).
     """
     business_column = "id" if table == "businesses" else "business_id"
     condition = f"{business_column} = app_business_id()"
@@ -76,11 +84,11 @@ def tenant_table(table: str, *, customer_column: str | None, staff_only: bool = 
             " AND CASE WHEN app_customer_id() IS NULL THEN true"
             f" ELSE {customer_column} = app_customer_id() END"
         )
+    writable = condition if customer_writes else f"{condition} AND app_customer_id() IS NULL"
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    op.execute(
-        f"CREATE POLICY tenant_scope ON {table} USING ({condition}) WITH CHECK ({condition})"
-    )
+    op.execute(f"CREATE POLICY tenant_read ON {table} FOR SELECT USING ({condition})")
+    op.execute(f"CREATE POLICY tenant_write ON {table} USING ({writable}) WITH CHECK ({writable})")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE}")
 
 

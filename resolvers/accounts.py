@@ -117,7 +117,7 @@ async def staff_log_in(ctx: RequestContext, *, email: str, password: str) -> Iss
     address = inputs.lookup_key(email)
     account = account_key("staff", address)
     limits = ctx.services.login_limits
-    await limits.check(account, ctx.client_ip)
+    await limits.reserve(account, ctx.client_ip)
     row = await ctx.tx.first(
         text(
             "SELECT business_id, staff_member_id, password_hash FROM staff_login_account(:e)"
@@ -125,9 +125,8 @@ async def staff_log_in(ctx: RequestContext, *, email: str, password: str) -> Iss
     )
     ok, new_hash = await passwords.verify_password(row.password_hash if row else None, password)
     if not ok or row is None:
-        await limits.record_failure(account, ctx.client_ip)
-        raise Unauthenticated(WRONG_CREDENTIALS)
-    await limits.clear(account)
+        raise Unauthenticated(WRONG_CREDENTIALS)  # the reserved attempt stays counted
+    await limits.succeeded(account)
     with ctx.acting_for(row.business_id):
         staff = await ctx.loaders.staff_member.load(row.staff_member_id)
         if new_hash:

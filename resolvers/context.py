@@ -40,13 +40,21 @@ class RequestContext:
     # Set by the WebSocket handshake (`connection_init` payload).
     connection_params: dict | None = None
     bearer_token: str | None = None
-    # Operations under way on this context (several share one WebSocket).
-    operations_in_flight: int = 0
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.act_as(self.principal)
+
+    def for_operation(self) -> RequestContext:
+        """A fresh context for one operation on this (WebSocket) context's connection."""
+        return RequestContext(
+            services=self.services,
+            tx=RequestTransaction(self.services.engine),
+            client_ip=self.client_ip,
+            user_agent=self.user_agent,
+            request=self.request,
+        )
 
     @property
     def settings(self) -> Settings:

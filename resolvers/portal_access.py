@@ -164,7 +164,9 @@ async def _use_token(
             )
             await sessions.end_sessions(ctx.tx, customer_id=customer.id)
             business = await ctx.loaders.business.load(business_id)
-        await ctx.services.login_limits.clear(account_key("portal", business.slug, customer.email))
+        await ctx.services.login_limits.succeeded(
+            account_key("portal", business.slug, customer.email)
+        )
         principal = Principal(business_id=business_id, session_id=None, customer_id=customer.id)
         return await start_session(ctx, principal)
 
@@ -201,14 +203,13 @@ async def log_in(
     slug, address = inputs.lookup_key(business_slug), inputs.lookup_key(email)
     account = account_key("portal", slug, address)
     limits = ctx.services.login_limits
-    await limits.check(account, ctx.client_ip)
+    await limits.reserve(account, ctx.client_ip)
     row = await _portal_account(ctx, slug, address)
     usable = row is not None and row.portal_status == PortalStatus.ACTIVE
     ok, new_hash = await passwords.verify_password(row.password_hash if usable else None, password)
     if not (ok and usable):
-        await limits.record_failure(account, ctx.client_ip)
-        raise Unauthenticated(WRONG_CREDENTIALS)
-    await limits.clear(account)
+        raise Unauthenticated(WRONG_CREDENTIALS)  # the reserved attempt stays counted
+    await limits.succeeded(account)
     principal = Principal(business_id=row.business_id, session_id=None, customer_id=row.customer_id)
     async with ctx.tx.savepoint():
         if new_hash:

@@ -17,9 +17,9 @@ from strawberry.types import ExecutionContext
 
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.customers import CustomerMutations, CustomerQueries
-from schema.errors import ErrorCodes
+from schema.errors import shape
 from schema.nodes import NodeQueries
-from schema.operations import OperationTransaction
+from schema.operations import OperationContext
 from schema.portal_access import PortalAccessMutations
 from schema.viewer import AccountMutations, AccountQueries
 
@@ -46,16 +46,18 @@ class PortalSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # ErrorCodes logs what is unexpected, with the request id; the rest is routine.
-        return None
+        """Every error of every transport passes here before it is sent: give each its
+        API.md code, and mask (and log, with the request id) what was not expected."""
+        context = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        errors[:] = [shape(error, request_id) for error in errors]
 
 
 schema = PortalSchema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        OperationTransaction,
-        ErrorCodes,
+        OperationContext,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Both caches live at module level, shared by every request.
         lambda: ParserCache(maxsize=1000),

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from errors import PortalError
 
 log = logging.getLogger("portal.errors")
 
 
+# What coercing a variable raises (StrawberryInputCoercionError is a GraphQLError).
+_INPUT_ERRORS = (GraphQLError, ValueError, TypeError)
+
+
 def shape(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, PortalError):
         message, extensions = original.message, original.extensions
-    elif original is None or not error.path:
+    elif original is None or (not error.path and isinstance(original, _INPUT_ERRORS)):
         # The document or its variables were refused (syntax, validation, limits, types)
-        # before any resolver ran.
+        # before any resolver ran; or this error was shaped here already.
         message = error.message
         extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
     else:
@@ -39,14 +41,3 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
         path=error.path,
         extensions=extensions,
     )
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            context = self.execution_context.context
-            request_id = getattr(context, "request_id", "-")
-            result.errors = [shape(error, request_id) for error in errors]

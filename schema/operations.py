@@ -1,4 +1,13 @@
-"""Each operation's transaction and viewer on a long-lived WebSocket."""
+"""Each operation on a WebSocket gets its own context: viewer, loaders and transaction.
+
+Over HTTP one request carries one document, and the view makes one context for it. A
+WebSocket carries many operations, concurrently, over a long life; Strawberry hands them all
+the socket's one context. Sharing it would share the viewer (a sign-in or a token's business
+scope in one operation would leak into another), the loaders' caches and one transaction.
+So each operation gets a fresh context of its own, with the session checked again — a
+revoked or signed-out session stops working on its next operation, as over HTTP — and its
+own transaction, committed when the operation ends.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +18,17 @@ from strawberry.extensions import SchemaExtension
 from auth import sessions
 
 
-class OperationTransaction(SchemaExtension):
-    """Over HTTP the view opens and closes one transaction per request. A WebSocket carries
-    many operations over a long life: each one checks the session again (so a revoked or
-    signed-out session stops working on its next operation, as over HTTP), and the
-    transaction is committed when the last operation under way ends, never held between."""
-
+class OperationContext(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
-        context = self.execution_context.context
-        over_websocket = context.connection_params is not None
-        if over_websocket and context.operations_in_flight == 0 and context.bearer_token:
-            context.act_as(await sessions.authenticate(context.tx, context.bearer_token))
-        context.operations_in_flight += 1
+        socket = self.execution_context.context
+        if getattr(socket, "connection_params", None) is None:
+            yield  # HTTP: the view owns the context and closes its transaction
+            return
+        context = socket.for_operation()
         try:
+            if socket.bearer_token:
+                context.act_as(await sessions.authenticate(context.tx, socket.bearer_token))
+            self.execution_context.context = context
             yield
         finally:
-            context.operations_in_flight -= 1
-            if over_websocket and context.operations_in_flight == 0:
-                await context.tx.close()
+            await context.tx.close()

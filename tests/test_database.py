@@ -135,6 +135,24 @@ async def test_a_customer_scope_sees_only_that_customers_rows(
                 == 0
             )
             assert await connection.fetchval("SELECT count(*) FROM portal_tokens") == 0
+            # and a customer scope writes nothing but its own sessions
+            for statement in (
+                "UPDATE staff_members SET name = 'x'",
+                "UPDATE businesses SET name = 'x'",
+                "UPDATE customers SET portal_status = 'ACTIVE'",
+                "DELETE FROM appointments",
+            ):
+                assert await connection.execute(statement) in ("UPDATE 0", "DELETE 0"), statement
+            try:
+                await connection.execute(
+                    "INSERT INTO customers (id, business_id, name, portal_status) "
+                    "VALUES (gen_random_uuid(), $1, 'Eve', 'NOT_INVITED')",
+                    business_id,
+                )
+            except asyncpg.InsufficientPrivilegeError:
+                pass
+            else:
+                raise AssertionError("a customer scope inserted a customer")
     finally:
         await connection.close()
 

@@ -167,7 +167,7 @@ def upgrade() -> None:
     rls.tenant_table("staff_members", customer_column=None)
     rls.tenant_table("customers", customer_column="id")
     rls.tenant_table("appointments", customer_column="customer_id")
-    rls.tenant_table("sessions", customer_column="customer_id")
+    rls.tenant_table("sessions", customer_column="customer_id", customer_writes=True)
 
     rls.auth_lookup("businesses")
     rls.auth_lookup("staff_members")
