@@ -86,7 +86,7 @@ async def register_business(
     )
     previous = ctx.principal
     try:
-        async with ctx.tx.savepoint():
+        async with ctx.unit_of_work():
             ctx.act_as(owner)
             await ctx.tx.execute(
                 insert(scopes.businesses).values(id=business_id, name=business_name, slug=slug)
@@ -102,8 +102,10 @@ async def register_business(
                 )
             )
             return await start_session(ctx, owner)
-    except IntegrityError as error:
-        ctx.act_as(previous)
+    except BaseException as error:
+        ctx.act_as(previous)  # the business was rolled back: no one of it is signed in
+        if not isinstance(error, IntegrityError):
+            raise
         if violated_constraint(error) == "staff_members_email_key":
             raise BadInput(
                 "A staff account with this email already exists.", field="email"
@@ -114,7 +116,7 @@ async def register_business(
 
 
 async def staff_log_in(ctx: RequestContext, *, email: str, password: str) -> IssuedSession:
-    address = inputs.lookup_key(email)
+    address = inputs.login_email(email)
     account = account_key("staff", address)
     limits = ctx.services.login_limits
     await limits.reserve(account, ctx.client_ip)
@@ -141,7 +143,7 @@ async def staff_log_in(ctx: RequestContext, *, email: str, password: str) -> Iss
         staff_member_id=staff.id,
         role=StaffRole(staff.role),
     )
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         return await start_session(ctx, principal)
 
 

@@ -145,12 +145,14 @@ async def schedule(
         "starts_at": inputs.moment(starts_at, "startsAt"),
         "ends_at": inputs.moment(ends_at, "endsAt"),
         "location": inputs.optional_text(location, "location", max_length=500, label="location"),
-        "details": inputs.optional_text(details, "details", max_length=5000, label="details"),
+        "details": inputs.optional_text(
+            details, "details", max_length=5000, label="details", multiline=True
+        ),
     }
     _check_times(values["starts_at"], values["ends_at"])
     if await ctx.loaders.customer.load(customer_key) is None:
         raise NotFound("Customer")
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         row = await ctx.tx.first(
             insert(appointments)
             .values(
@@ -175,15 +177,14 @@ async def _own(ctx: RequestContext, appointment_id: str) -> Row:
 
 
 async def _save(ctx: RequestContext, row: Row, values: dict) -> Row:
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         updated = await ctx.tx.first(
             update(appointments)
             .where(appointments.c.id == row.id, appointments.c.business_id == row.business_id)
             .values(**values)
             .returning(appointments)
         )
-    ctx.loaders.appointment.clear(row.id)
-    ctx.loaders.appointment.prime(row.id, updated)
+    ctx.loaders.appointment.prime(row.id, updated, force=True)
     return updated
 
 
@@ -205,7 +206,7 @@ async def change(ctx: RequestContext, appointment_id: str, changes: dict[str, ob
         )
     if "details" in changes:
         values["details"] = inputs.optional_text(
-            changes["details"], "details", max_length=5000, label="details"
+            changes["details"], "details", max_length=5000, label="details", multiline=True
         )
     _check_times(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
     if not values:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,14 @@ class RequestContext:
         else:
             self.tx.set_scope(principal.business_id, principal.customer_id)
         self.loaders = Loaders(self.tx, principal)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """A mutation's writes: all or nothing (a savepoint). Afterwards the loaders start
+        afresh, since what they cached — a customer's appointments, a count — may be stale."""
+        async with self.tx.savepoint():
+            yield
+        self.loaders = Loaders(self.tx, self.principal)
 
     @contextmanager
     def acting_for(self, business_id: uuid.UUID) -> Iterator[None]:

@@ -44,7 +44,7 @@ def _contact_values(changes: dict[str, object]) -> dict[str, object]:
         )
     if "address" in changes:
         values["address"] = inputs.optional_text(
-            changes["address"], "address", max_length=1000, label="address"
+            changes["address"], "address", max_length=1000, label="address", multiline=True
         )
     return values
 
@@ -52,7 +52,7 @@ def _contact_values(changes: dict[str, object]) -> dict[str, object]:
 async def create(ctx: RequestContext, changes: dict[str, object]) -> Row:
     viewer = ctx.staff()
     values = _contact_values(changes)
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         try:
             row = await ctx.tx.first(
                 insert(customers)
@@ -89,7 +89,7 @@ async def change(ctx: RequestContext, customer_id: str, changes: dict[str, objec
         )
     if not values:
         return row
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         try:
             updated = await ctx.tx.first(
                 update(customers)
@@ -106,8 +106,7 @@ async def change(ctx: RequestContext, customer_id: str, changes: dict[str, objec
                 .where(portal_tokens.c.customer_id == row.id, portal_tokens.c.used_at.is_(None))
                 .values(used_at=func.now())
             )
-    ctx.loaders.customer.clear(row.id)
-    ctx.loaders.customer.prime(row.id, updated)
+    ctx.loaders.customer.prime(row.id, updated, force=True)
     return updated
 
 

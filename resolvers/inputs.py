@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
 from errors import BadInput
 
+_LINE_BREAKS = frozenset("\n\r\t")
 
-def _storable(value: str | None, field: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the driver.
-    if value is not None and "\x00" in value:
-        raise BadInput("The text contains a character that cannot be stored.", field=field)
+
+def _storable(value: str | None, field: str, *, multiline: bool = False) -> str:
+    """Control characters have no place in a name or title (a newline in a business name
+    would even break its emails' headers); PostgreSQL cannot store NUL at all. Multi-line
+    fields keep line breaks and tabs."""
+    for character in value or "":
+        if unicodedata.category(character) == "Cc" and not (
+            multiline and character in _LINE_BREAKS
+        ):
+            raise BadInput("The text contains a control character.", field=field)
     return (value or "").strip()
 
 
@@ -21,8 +29,16 @@ def lookup_key(value: str | None) -> str:
     return (value or "").replace("\x00", "").strip().lower()
 
 
+def login_email(value: str | None) -> str:
+    """An address as typed at sign-in, normalised as it was when stored."""
+    try:
+        return email(value)
+    except BadInput:
+        return lookup_key(value)  # matches no account; fails like any wrong address
+
+
 def text(value: str | None, field: str, *, max_length: int, label: str) -> str:
-    """A required piece of text, trimmed."""
+    """A required single line of text, trimmed."""
     cleaned = _storable(value, field)
     if not cleaned:
         raise BadInput(f"Enter the {label}.", field=field)
@@ -31,9 +47,11 @@ def text(value: str | None, field: str, *, max_length: int, label: str) -> str:
     return cleaned
 
 
-def optional_text(value: str | None, field: str, *, max_length: int, label: str) -> str | None:
+def optional_text(
+    value: str | None, field: str, *, max_length: int, label: str, multiline: bool = False
+) -> str | None:
     """Optional text, trimmed; blank means none."""
-    cleaned = _storable(value, field)
+    cleaned = _storable(value, field, multiline=multiline)
     if len(cleaned) > max_length:
         raise BadInput(f"The {label} can be at most {max_length} characters.", field=field)
     return cleaned or None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from sqlalchemy import Row, func, insert, select, text, update
@@ -13,6 +12,7 @@ from auth import passwords, scopes, sessions, tokens
 from auth.login_limits import account_key
 from auth.principal import Principal
 from auth.sessions import IssuedSession
+from db import RequestTransaction
 from errors import BadInput, Conflict, Unauthenticated
 from mail import compose, templates
 from models import PortalStatus, PortalTokenPurpose
@@ -21,9 +21,7 @@ from models.columns import utcnow
 from resolvers import customers as customer_rules
 from resolvers import inputs
 from resolvers.accounts import WRONG_CREDENTIALS, start_session
-
-if TYPE_CHECKING:
-    from resolvers.context import RequestContext
+from resolvers.context import RequestContext, Services
 
 portal_tokens = PortalToken.__table__
 customers = scopes.customers
@@ -69,8 +67,7 @@ async def _set_status(ctx: RequestContext, customer: Row, **values: object) -> R
         .values(**values)
         .returning(customers)
     )
-    ctx.loaders.customer.clear(customer.id)
-    ctx.loaders.customer.prime(customer.id, updated)
+    ctx.loaders.customer.prime(customer.id, updated, force=True)
     return updated
 
 
@@ -83,7 +80,7 @@ async def invite(ctx: RequestContext, customer_id: str) -> Row:
         raise Conflict("This customer already has portal access.")
     business = await ctx.loaders.business.load(customer.business_id)
     days = ctx.settings.INVITATION_TTL_DAYS
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         token = await _issue_token(
             ctx, customer, PortalTokenPurpose.INVITATION, timedelta(days=days)
         )
@@ -148,7 +145,7 @@ async def _use_token(
     business_id = await token_business(ctx, "portal_token_business", token)
     if business_id is None:
         raise Unauthenticated(INVALID_LINK)
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         with ctx.acting_for(business_id):
             row = await _live_token(ctx, token, purpose)
             customer = await ctx.loaders.customer.load(row.customer_id)
@@ -200,7 +197,7 @@ async def _portal_account(ctx: RequestContext, slug: str, email: str) -> Row | N
 async def log_in(
     ctx: RequestContext, *, business_slug: str, email: str, password: str
 ) -> IssuedSession:
-    slug, address = inputs.lookup_key(business_slug), inputs.lookup_key(email)
+    slug, address = inputs.lookup_key(business_slug), inputs.login_email(email)
     account = account_key("portal", slug, address)
     limits = ctx.services.login_limits
     await limits.reserve(account, ctx.client_ip)
@@ -211,7 +208,7 @@ async def log_in(
         raise Unauthenticated(WRONG_CREDENTIALS)  # the reserved attempt stays counted
     await limits.succeeded(account)
     principal = Principal(business_id=row.business_id, session_id=None, customer_id=row.customer_id)
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         if new_hash:
             with ctx.acting_for(row.business_id):
                 await ctx.tx.execute(
@@ -223,11 +220,30 @@ async def log_in(
 
 
 async def request_password_reset(ctx: RequestContext, *, business_slug: str, email: str) -> bool:
-    """Always true, whether or not the account exists; only an active one gets mail."""
-    slug, address = inputs.lookup_key(business_slug), inputs.lookup_key(email)
+    """Always true, whether or not the account exists; only an active one gets mail. All the
+    work happens after the response, so its timing tells nothing about the account."""
+    slug, address = inputs.lookup_key(business_slug), inputs.login_email(email)
+    services = ctx.services
+    ctx.tx.after_commit(lambda: _send_password_reset(services, slug, address))
+    return True
+
+
+async def _send_password_reset(services: Services, slug: str, address: str) -> None:
+    ctx = RequestContext(
+        services=services, tx=RequestTransaction(services.engine), client_ip="background"
+    )
+    try:
+        message = await _issue_password_reset(ctx, slug, address)
+    finally:
+        await ctx.tx.close()  # the token is committed before anyone can follow the link
+    if message is not None:
+        await services.mailer.send(message)
+
+
+async def _issue_password_reset(ctx: RequestContext, slug: str, address: str):  # noqa: ANN202
     row = await _portal_account(ctx, slug, address)
     if row is None or row.portal_status != PortalStatus.ACTIVE:
-        return True
+        return None
     minutes = ctx.settings.PASSWORD_RESET_TTL_MINUTES
     with ctx.acting_for(row.business_id):
         recent = await ctx.tx.scalar(
@@ -240,10 +256,10 @@ async def request_password_reset(ctx: RequestContext, *, business_slug: str, ema
             )
         )
         if recent >= RESETS_PER_HOUR:  # no mailbox flooding
-            return True
+            return None
         customer = await ctx.loaders.customer.load(row.customer_id)
         business = await ctx.loaders.business.load(row.business_id)
-        async with ctx.tx.savepoint():
+        async with ctx.unit_of_work():
             token = await _issue_token(
                 ctx, customer, PortalTokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes)
             )
@@ -253,16 +269,13 @@ async def request_password_reset(ctx: RequestContext, *, business_slug: str, ema
         link=portal_link(ctx, business.slug, "reset-password", token),
         minutes=minutes,
     )
-    message = business_mail(ctx, business, customer.email, letter)
-    # Sent after the response, so an existing account answers no slower than a missing one.
-    ctx.tx.after_commit(lambda: ctx.services.mailer.send(message))
-    return True
+    return business_mail(ctx, business, customer.email, letter)
 
 
 async def revoke(ctx: RequestContext, customer_id: str) -> Row:
     ctx.team_manager()
     customer = await customer_rules.get(ctx, customer_id, field="customerId")
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         await _kill_tokens(ctx, customer.id, None)
         updated = await _set_status(
             ctx, customer, portal_status=PortalStatus.REVOKED, password_hash=None

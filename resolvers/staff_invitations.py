@@ -40,7 +40,7 @@ async def invite(ctx: RequestContext, *, name: str, email: str, role: StaffRole)
     inviter = await ctx.loaders.staff_member.load(viewer.staff_member_id)
     days = ctx.settings.INVITATION_TTL_DAYS
     token, digest = tokens.new_token()
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         await ctx.tx.execute(
             update(invitations)
             .where(
@@ -77,7 +77,7 @@ async def accept(ctx: RequestContext, *, token: str, password: str) -> IssuedSes
     business_id = await token_business(ctx, "staff_invitation_business", token)
     if business_id is None:
         raise Unauthenticated(INVALID_LINK)
-    async with ctx.tx.savepoint():
+    async with ctx.unit_of_work():
         with ctx.acting_for(business_id):
             invitation = await ctx.tx.first(
                 select(invitations)

@@ -164,3 +164,18 @@ async def test_scheduling_for_someone_elses_customer_is_not_found(api: Api) -> N
         token=staff.token,
     )
     assert code(error) == "NOT_FOUND"
+
+
+async def test_a_later_mutation_in_the_same_request_sees_earlier_writes(api: Api) -> None:
+    staff = await factories.register(api)
+    customer = await factories.customer(api, staff)
+    fields = "customer { appointments { totalCount edges { node { title } } } }"
+    both = " ".join(
+        f'{alias}: scheduleAppointment(input: {{customerId: "{customer["id"]}", title: "{alias}", '
+        f'startsAt: "{at(hour)}", endsAt: "{at(hour + 1)}"}}) {{ {fields} }}'
+        for alias, hour in (("first", 1), ("second", 2))
+    )
+    data = await api.gql(f"mutation {{ {both} }}", token=staff.token)
+    seen = data["second"]["customer"]["appointments"]
+    assert seen["totalCount"] == 2
+    assert [e["node"]["title"] for e in seen["edges"]] == ["first", "second"]

@@ -107,3 +107,69 @@ async def test_a_revoked_customer_is_signed_out_on_the_open_socket(
             token=staff.token,
         )
         assert (await session.execute(viewer))["viewer"] is None
+
+
+async def test_operations_on_one_socket_do_not_share_a_viewer(
+    api: Api,
+    server,
+    mailbox,  # noqa: ANN001
+) -> None:
+    # given a customer of A on a socket, who also holds a portal account at B
+    a = await factories.register(api, "Alpha")
+    b = await factories.register(api, "Beta")
+    at_a = await factories.portal_customer(api, mailbox, a)
+    at_b = await factories.portal_customer(api, mailbox, b)
+    await factories.appointment(
+        api, b, at_b.id, "2031-01-01T09:00:00Z", "2031-01-01T10:00:00Z", title="B only"
+    )
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    transport = WebsocketsTransport(
+        url=url,
+        init_payload={"Authorization": f"Bearer {at_a.token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+    look = gql("{ business { name } appointments { edges { node { title } } } }")
+    sign_in_at_b = GraphQLRequest(
+        gql("mutation($i: PortalLogInInput!) { portalLogIn(input: $i) { token } }"),
+        variable_values={
+            "i": {"businessSlug": b.slug, "email": at_b.email, "password": factories.PASSWORD}
+        },
+    )
+    # when sign-ins at B run on the same socket, interleaved with reads
+    async with Client(transport=transport) as session:
+        results = await asyncio.gather(
+            *[session.execute(look) for _ in range(15)],
+            *[session.execute(sign_in_at_b) for _ in range(5)],
+            *[session.execute(look) for _ in range(15)],
+        )
+    # then every read still saw A, as the socket's own viewer
+    reads = [r for r in results if "business" in r]
+    assert len(reads) == 30
+    assert all(r["business"]["name"] == "Alpha" for r in reads)
+    assert all(r["appointments"]["edges"] == [] for r in reads)
+
+
+async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # noqa: ANN001
+    staff = await factories.register(api)
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    transport = WebsocketsTransport(
+        url=url,
+        init_payload={"Authorization": f"Bearer {staff.token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+    async with Client(transport=transport) as session:
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(
+                GraphQLRequest(CREATE, variable_values={"input": {"name": "Line\nbreak"}})
+            )
+        assert refused.value.errors[0]["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "name",
+        }
+        with pytest.raises(TransportQueryError) as missing:
+            await session.execute(
+                gql(
+                    'mutation { cancelAppointment(id: "QXBwb2ludG1lbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw") { id } }'
+                )
+            )
+        assert missing.value.errors[0]["extensions"]["code"] == "NOT_FOUND"

@@ -437,3 +437,15 @@ async def test_without_smtp_mail_goes_to_the_outbox(
     assert message["To"] == "olive@example.com"
     assert f"/portal/{staff.slug}/accept-invite?token=" in link_in(message)
     assert html_of(message)
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(api: Api) -> None:
+    await factories.register(api, email="burst@example.com")
+    query = (
+        'mutation($p: String!) { staffLogIn(input: {email: "burst@example.com", password: $p})'
+        " { token } }"
+    )
+    bodies = await asyncio.gather(*[api.post(query, {"p": f"guess number {i}"}) for i in range(25)])
+    codes = [code(body["errors"][0]) for body in bodies]
+    assert codes.count("UNAUTHENTICATED") == 10
+    assert codes.count("RATE_LIMITED") == 15

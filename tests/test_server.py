@@ -118,3 +118,36 @@ async def test_a_repeated_document_is_parsed_and_validated_once(api: Api) -> Non
     after = cache.cache_info()
     assert after.hits == before.hits + 1
     assert after.misses == before.misses
+
+
+async def test_a_repeated_document_skips_validation(api: Api) -> None:
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache = _get_validate_cache(1000)
+    query = "query ValidateOnce { viewer { __typename } }"
+    await api.gql(query)
+    before = cache.cache_info()
+    await api.gql(query)
+    after = cache.cache_info()
+    assert after.hits == before.hits + 1
+    assert after.misses == before.misses
+
+
+async def test_control_characters_stay_out_of_single_line_fields(api: Api) -> None:
+    from tests import factories
+
+    error = await api.error(
+        factories.REGISTER,
+        {
+            "input": {
+                "businessName": "Acme\nBcc: everyone@example.com",
+                "ownerName": "A",
+                "email": "a@example.com",
+                "password": factories.PASSWORD,
+            }
+        },
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "businessName"}
+    staff = await factories.register(api)
+    made = await factories.customer(api, staff, address="1 Oak St\nSpringfield\tUSA")
+    assert made["address"] == "1 Oak St\nSpringfield\tUSA"
