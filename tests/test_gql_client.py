@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 import websockets
@@ -13,6 +14,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
+from resolvers import global_ids
 from tests import factories
 from tests.client import Api
 
@@ -168,8 +170,9 @@ async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # 
         }
         with pytest.raises(TransportQueryError) as missing:
             await session.execute(
-                gql(
-                    'mutation { cancelAppointment(id: "QXBwb2ludG1lbnQ6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw") { id } }'
+                GraphQLRequest(
+                    gql("mutation($id: ID!) { cancelAppointment(id: $id) { id } }"),
+                    variable_values={"id": global_ids.encode("Appointment", uuid.UUID(int=0))},
                 )
             )
         assert missing.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
