@@ -100,14 +100,19 @@ class Page:
     has_next: bool
     has_previous: bool
     ordering: Ordering
+    # All matching rows, when the page's own query could tell (None: ask separately).
+    total: int | None = None
 
 
-def _page(rows: Sequence[Row], args: PageArgs, ordering: Ordering) -> Page:
+def _page(
+    rows: Sequence[Row], args: PageArgs, ordering: Ordering, total: int | None = None
+) -> Page:
     return Page(
         rows=list(rows[: args.first]),
         has_next=len(rows) > args.first,
         has_previous=args.after is not None,
         ordering=ordering,
+        total=total,
     )
 
 
@@ -123,14 +128,17 @@ def to_page(rows: Sequence[Row], ordering: Ordering, args: PageArgs) -> Page:
 
 
 def pages_query(query: Select, parent: str, ordering: Ordering, args: PageArgs) -> Select:
-    """Each parent's page in one statement (`query` already filtered to the parents)."""
-    columns = query.selected_columns
+    """Each parent's page in one statement (`query` already filtered to the parents), with
+    each parent's total count, which the numbering has to read all rows for anyway."""
+    total = func.count().over(partition_by=query.selected_columns[parent])
+    counted = query.add_columns(total.label("parent_total")).subquery()
+    filtered = select(counted)
     if args.after is not None:
-        query = query.where(ordering.after(columns, args.after))
+        filtered = filtered.where(ordering.after(counted.c, args.after))
     number = func.row_number().over(
-        partition_by=columns[parent], order_by=ordering.order_by(columns)
+        partition_by=counted.c[parent], order_by=ordering.order_by(counted.c)
     )
-    ranked = query.add_columns(number.label("page_position")).subquery()
+    ranked = filtered.add_columns(number.label("page_position")).subquery()
     return (
         select(ranked)
         .where(ranked.c.page_position <= args.first + 1)
@@ -148,4 +156,9 @@ def split_pages(
     grouped: dict[Hashable, list[Row]] = {key: [] for key in parents}
     for row in rows:
         grouped[getattr(row, parent)].append(row)
-    return {key: _page(found, args, ordering) for key, found in grouped.items()}
+    # A parent with no rows has none at all, unless a cursor skipped past them.
+    empty_total = 0 if args.after is None else None
+    return {
+        key: _page(found, args, ordering, found[0].parent_total if found else empty_total)
+        for key, found in grouped.items()
+    }

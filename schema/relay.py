@@ -44,9 +44,15 @@ class Connection(Generic[T]):
     page_info: PageInfo
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
+    known_total: strawberry.Private[int | None] = None
+
     @strawberry.field(description="All matching objects, not only this page.")
-    async def total_count(self) -> int:
-        return await self.count()
+    def total_count(self) -> int:
+        # Known from the page's own query for nested lists; otherwise one count (awaited by
+        # the executor), only when asked for.
+        if self.known_total is not None:
+            return self.known_total
+        return self.count()  # type: ignore[return-value]
 
     @classmethod
     def of(
@@ -65,4 +71,5 @@ class Connection(Generic[T]):
                 end_cursor=ordering.cursor(rows[-1]) if rows else None,
             ),
             count=count,
+            known_total=page.total,
         )
