@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
@@ -31,7 +31,18 @@ def client_ip(request: Request | WebSocket, trusted_hops: int) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
+class PortalWebSocketAdapter(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        # The legacy graphql-ws protocol closes a refused connection with 1011 (server error);
+        # API.md promises 4403 on every protocol.
+        if code == 1011 and getattr(self.ws.state, "refused", False):
+            code, reason = 4403, "Forbidden"
+        await super().close(code, reason)
+
+
 class PortalGraphQL(GraphQL):
+    websocket_adapter_class = PortalWebSocketAdapter
+
     def __init__(self, schema: Any, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.services = services
@@ -60,16 +71,10 @@ class PortalGraphQL(GraphQL):
         # The lookup's transaction must not stay open for the life of the socket.
         await context.tx.close()
         if principal is None:
+            context.request.state.refused = True
             raise ConnectionRejectionError({"message": "Sign in first."})
         context.bearer_token = token
         context.act_as(principal)
-
-    async def process_result(self, request: Any, result: Any) -> Any:
-        response = await super().process_result(request, result)
-        # Documents refused while parsing never reach the schema's extensions.
-        for error in response.get("errors") or ():
-            error.setdefault("extensions", {}).setdefault("code", "BAD_USER_INPUT")
-        return response
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
