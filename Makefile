@@ -34,6 +34,7 @@ schema: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/customers_query.py
+	$(BIN)/python bench/sign_in_timing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
