@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -13,6 +15,8 @@ from strawberry.types.unset import UNSET
 from auth import sessions
 from db import RequestTransaction
 from resolvers.context import RequestContext, Services
+
+log = logging.getLogger(__name__)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -79,13 +83,38 @@ class PortalGraphQL(GraphQL):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             response = await super().run(request, context, root_value)
-            context = getattr(request.state, "portal_context", None)
-            if self.services.settings.SERVER_TIMING and context and hasattr(response, "headers"):
-                response.headers["Server-Timing"] = f'sql;desc="statements={context.tx.statements}"'
+        except BaseException:
+            await self._close(request, commit=False)
+            raise
+        context = getattr(request.state, "portal_context", None)
+        if context is None:
             return response
-        finally:
-            context = getattr(request.state, "portal_context", None)
-            if context is not None:
-                # Commit before the response goes out: a client never sees a success
-                # that is not durable. Failed mutations already rolled back their savepoint.
-                await context.tx.close()
+        try:
+            # Commit before the response goes out: a client never sees a success that is
+            # not durable. Failed mutations already rolled back their own savepoints.
+            await context.tx.close()
+        except Exception:
+            log.exception("request %s: commit failed", context.request_id)
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "Something went wrong on our side. Please try again.",
+                            "extensions": {
+                                "code": "INTERNAL_SERVER_ERROR",
+                                "requestId": context.request_id,
+                            },
+                        }
+                    ],
+                },
+                status_code=500,
+            )
+        if self.services.settings.SERVER_TIMING and isinstance(response, Response):
+            response.headers["Server-Timing"] = f'sql;desc="statements={context.tx.statements}"'
+        return response
+
+    async def _close(self, request: Any, *, commit: bool) -> None:
+        context = getattr(request.state, "portal_context", None)
+        if context is not None:
+            await context.tx.close(commit=commit)
