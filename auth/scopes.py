@@ -20,9 +20,21 @@ customers: Table = Customer.__table__  # type: ignore[assignment]
 appointments: Table = Appointment.__table__  # type: ignore[assignment]
 sessions: Table = AuthSession.__table__  # type: ignore[assignment]
 
+# What reads return of each table: everything but secrets. Password hashes are read only by
+# the sign-in functions (migrations/), so no row a resolver holds can carry one.
+_SECRET = {"password_hash", "token_hash"}
+
+
+def readable(table: Table) -> list:
+    return [column for column in table.c if column.name not in _SECRET]
+
+
+customer_columns = readable(customers)
+staff_columns = readable(staff_members)
+
 
 def _tenant(table: Table, viewer: Principal | None, customer_column: str | None) -> Select:
-    query = select(table)
+    query = select(*readable(table))
     if viewer is None:
         return query.where(false())
     key = table.c.id if table is businesses else table.c.business_id
@@ -44,7 +56,7 @@ def businesses_visible_to(viewer: Principal | None) -> Select:
 def staff_visible_to(viewer: Principal | None) -> Select:
     # Customers see the team they talk to (names on messages); rows carry no secrets out,
     # because the schema exposes only name, email and role.
-    query = select(staff_members)
+    query = select(*staff_columns)
     if viewer is None:
         return query.where(false())
     return query.where(staff_members.c.business_id == viewer.business_id)

@@ -62,7 +62,7 @@ async def create(ctx: RequestContext, changes: dict[str, object]) -> Row:
                     portal_status=PortalStatus.NOT_INVITED,
                     **values,
                 )
-                .returning(customers)
+                .returning(*scopes.customer_columns)
             )
         except IntegrityError as error:
             raise (_duplicate_email(error) or error) from None
@@ -95,7 +95,7 @@ async def change(ctx: RequestContext, customer_id: str, changes: dict[str, objec
                 update(customers)
                 .where(customers.c.id == row.id, customers.c.business_id == row.business_id)
                 .values(**values)
-                .returning(customers)
+                .returning(*scopes.customer_columns)
             )
         except IntegrityError as error:
             raise (_duplicate_email(error) or error) from None

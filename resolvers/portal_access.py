@@ -65,7 +65,7 @@ async def _set_status(ctx: RequestContext, customer: Row, **values: object) -> R
         update(customers)
         .where(customers.c.id == customer.id, customers.c.business_id == customer.business_id)
         .values(**values)
-        .returning(customers)
+        .returning(*scopes.customer_columns)
     )
     ctx.loaders.customer.prime(customer.id, updated, force=True)
     return updated

@@ -63,7 +63,7 @@ async def invite(ctx: RequestContext, *, name: str, email: str, role: StaffRole)
                 invited_by_id=viewer.staff_member_id,
                 expires_at=utcnow() + timedelta(days=days),
             )
-            .returning(invitations)
+            .returning(*scopes.readable(invitations))
         )
         link = f"{ctx.settings.public_url}/team/{business.slug}/accept-invite?token={token}"
         letter = templates.staff_invitation(
