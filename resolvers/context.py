@@ -72,11 +72,14 @@ class RequestContext:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[None]:
-        """A mutation's writes: all or nothing (a savepoint). Afterwards the loaders start
-        afresh, since what they cached — a customer's appointments, a count — may be stale."""
-        async with self.tx.savepoint():
-            yield
-        self.loaders = Loaders(self.tx, self.principal)
+        """A mutation's writes: all or nothing (a savepoint). Afterwards, kept or rolled
+        back, the loaders start afresh: what they cached — a customer's appointments, a
+        count, a row primed inside — may no longer be true."""
+        try:
+            async with self.tx.savepoint():
+                yield
+        finally:
+            self.loaders = Loaders(self.tx, self.principal)
 
     @contextmanager
     def acting_for(self, business_id: uuid.UUID) -> Iterator[None]:
