@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # Unset: STARTTLS when the server offers it. Port 465 means TLS from the first byte.
     SMTP_STARTTLS: bool | None = None
     SMTP_TIMEOUT_SECONDS: float = 15.0
+    # Extra CA certificates to trust for the SMTP server's TLS (an internal relay's own CA).
+    SMTP_CA_FILE: Path | None = None
 
     S3_BUCKET: str | None = None
     S3_ENDPOINT_URL: str | None = None

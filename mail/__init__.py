@@ -54,6 +54,7 @@ class SmtpMailer:
                 use_tls=s.SMTP_PORT == 465,
                 start_tls=False if s.SMTP_PORT == 465 else s.SMTP_STARTTLS,
                 timeout=s.SMTP_TIMEOUT_SECONDS,
+                cert_bundle=str(s.SMTP_CA_FILE) if s.SMTP_CA_FILE else None,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             log.error("mail to %s failed: %s", message["To"], error)

@@ -7,11 +7,25 @@ import email
 import email.policy
 import re
 import socket
+import ssl
 import threading
 import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class _Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self.login = (user.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (auth_data.login, auth_data.password) == self.login
+        )
+        return AuthResult(success=ok)
 
 
 class _Handler:
@@ -28,14 +42,26 @@ class _Handler:
 
 
 class Mailbox:
-    def __init__(self) -> None:
+    """`tls` (an ssl.SSLContext) makes STARTTLS required; `login` (user, password) makes
+    AUTH required, after STARTTLS."""
+
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+    ) -> None:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
         self.refuse = False
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        options: dict = {}
+        if tls is not None:
+            options.update(tls_context=tls, require_starttls=True)
+        if login is not None:
+            options.update(authenticator=_Authenticator(*login), auth_required=True)
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, **options
+        )
 
     def start(self) -> None:
         self._controller.start()
