@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from auth.login_limits import LoginLimits
 from config import Settings
-from db import create_app_engine
+from db import create_app_engine, drain_background
 from mail import create_mailer
 from resolvers.context import Services
 from schema import schema
@@ -37,7 +37,9 @@ def create_app(settings: Settings) -> Starlette:
         mailer=create_mailer(settings),
         login_limits=LoginLimits(
             # A pool of its own: see auth/login_limits.py.
-            create_app_engine(settings.DATABASE_URL, settings.DATABASE_APP_URL, pool_size=2),
+            create_app_engine(
+                settings.DATABASE_URL, settings.DATABASE_APP_URL, pool_size=2, pool_timeout=10
+            ),
             account_limit=settings.LOGIN_ACCOUNT_FAILURE_LIMIT,
             ip_limit=settings.LOGIN_IP_FAILURE_LIMIT,
             window_minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES,
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         yield
+        await drain_background()
         await engine.dispose()
         await services.login_limits.dispose()
 

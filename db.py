@@ -34,7 +34,9 @@ def async_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
 
 
-def create_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, role: str | None = None, pool_size: int = 10, pool_timeout: float = 30
+) -> AsyncEngine:
     server_settings = {"application_name": "customer-portal", "jit": "off"}
     if role:
         # Connect with the owner's login but act as the app role, so row-level security
@@ -44,15 +46,18 @@ def create_engine(url: str, *, role: str | None = None, pool_size: int = 10) -> 
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=False,
         connect_args={"server_settings": server_settings},
     )
 
 
-def create_app_engine(owner_url: str, app_url: str | None, pool_size: int = 10) -> AsyncEngine:
+def create_app_engine(
+    owner_url: str, app_url: str | None, pool_size: int = 10, pool_timeout: float = 30
+) -> AsyncEngine:
     if app_url:
-        return create_engine(app_url, pool_size=pool_size)
-    return create_engine(owner_url, role=APP_ROLE, pool_size=pool_size)
+        return create_engine(app_url, pool_size=pool_size, pool_timeout=pool_timeout)
+    return create_engine(owner_url, role=APP_ROLE, pool_size=pool_size, pool_timeout=pool_timeout)
 
 
 Scope = tuple[uuid.UUID | None, uuid.UUID | None]
@@ -72,7 +77,7 @@ class RequestTransaction:
         self._lock = asyncio.Lock()
         self._scope: Scope = (None, None)
         self._applied_scope: Scope | None = None
-        self._after_commit: list[Callable[[], Awaitable[None]]] = []
+        self._after_commit: dict[object, Callable[[], Awaitable[None]]] = {}
         # Statements this request sent (the benchmark reads it from Server-Timing).
         self.statements = 0
 
@@ -132,28 +137,44 @@ class RequestTransaction:
             async with self._lock:
                 await nested.commit()
 
-    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+    def after_commit(self, action: Callable[[], Awaitable[None]], *, key: object = None) -> None:
         """Run `action` in the background once this request's work is committed (mail
-        whose sending must not delay or fail the response)."""
-        self._after_commit.append(action)
+        whose sending must not delay or fail the response). Actions with the same `key`
+        run once per request."""
+        self._after_commit[key if key is not None else object()] = action
 
     async def close(self, *, commit: bool = True) -> None:
         connection, self._connection = self._connection, None
-        actions, self._after_commit = self._after_commit, []
+        actions, self._after_commit = list(self._after_commit.values()), {}
         self._applied_scope = None
-        if connection is not None:
-            try:
-                if commit:
-                    await connection.commit()
-                else:
-                    await connection.rollback()
-                    actions = []
-            finally:
-                await connection.close()
-        for action in actions:
-            task = asyncio.create_task(_run_logged(action))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+        # Shielded: a client that goes away mid-commit (a WebSocket closed, an operation
+        # cancelled) must not leave the commit half-done or its follow-up work lost.
+        await asyncio.shield(_finish(connection, commit, actions))
+
+
+async def _finish(
+    connection: AsyncConnection | None, commit: bool, actions: list[Callable[[], Awaitable[None]]]
+) -> None:
+    if connection is not None:
+        try:
+            if commit:
+                await connection.commit()
+            else:
+                await connection.rollback()
+        finally:
+            await connection.close()
+    if not commit:
+        return
+    for action in actions:
+        task = asyncio.create_task(_run_logged(action))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+async def drain_background(patience: float = 10.0) -> None:
+    """Let work started after commits finish (at shutdown, before the engine goes)."""
+    if _background:
+        await asyncio.wait(set(_background), timeout=patience)
 
 
 async def _run_logged(action: Callable[[], Awaitable[None]]) -> None:

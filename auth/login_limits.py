@@ -3,9 +3,10 @@
 An account is locked after too many failures in the window, even for the right password,
 until the oldest counted failure leaves the window; a client address has a ceiling too.
 
-Every attempt first reserves its place: under a per-account advisory lock it checks the
-limits and records itself as a failure, in one short transaction. Parallel attempts thus
-queue on the lock and each sees all the others, so no burst slips past the limit. An
+Every attempt first reserves its place: under advisory locks on its account and on its
+address (always in that order, so they cannot deadlock) it checks the limits and records
+itself as a failure, in one short transaction. Parallel attempts thus queue on the locks and
+each sees all the others, so no burst slips past either limit. An
 attempt that then proves right removes its record (and the account's earlier failures).
 The limits use their own small pool: an attempt never waits for the connection pool its
 own request already holds one of.
@@ -18,7 +19,9 @@ import math
 import random
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, literal_column, select
+from sqlalchemy import delete, func, insert, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from errors import RateLimited
@@ -29,7 +32,11 @@ failures = LoginFailure.__table__
 
 
 def account_key(*parts: str) -> bytes:
-    return hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
+
+
+def _lock_key(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class LoginLimits:
@@ -55,14 +62,24 @@ class LoginLimits:
     async def reserve(self, account: bytes, ip_address: str) -> int:
         """Raise RateLimited while the account or the address is over its limit; otherwise
         count this attempt as a failure (until `succeeded`) and return its record's id."""
-        lock_key = int.from_bytes(account[:8], "big", signed=True)
+        locks = [_lock_key(account), _lock_key(account_key("address", ip_address))]
         limits = select(
             self._nth_newest(failures.c.account_hash, account, self._account_limit).label("a"),
             self._nth_newest(failures.c.ip_address, ip_address, self._ip_limit).label("i"),
             literal_column("now()").label("now"),
         )
+        try:
+            return await self._reserve(locks, limits, account, ip_address)
+        except (DBAPIError, SQLAlchemyTimeoutError):
+            # The limiter's few connections or locks are queued up: a flood. Refuse rather
+            # than let the attempt through unchecked.
+            raise RateLimited(1) from None
+
+    async def _reserve(self, locks: list[int], limits, account: bytes, ip_address: str) -> int:  # noqa: ANN001
         async with self._engine.begin() as connection:
-            await connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
+            await connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            for key in locks:
+                await connection.execute(select(func.pg_advisory_xact_lock(key)))
             row = (await connection.execute(limits)).one()
             blocked_since = [t for t in (row.a, row.i) if t is not None]
             if blocked_since:

@@ -27,8 +27,13 @@ def check_policy(password: str, *, field: str = "password") -> None:
         raise BadInput("The password cannot be blank.", field=field)
 
 
+def _bytes(password: str) -> bytes:
+    # surrogatepass: any string a client can send hashes and verifies without error
+    return password.encode("utf-8", "surrogatepass")
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.to_thread(_hasher.hash, _bytes(password))
 
 
 @lru_cache(maxsize=1)
@@ -37,17 +42,18 @@ def _dummy_hash() -> str:
 
 
 def _verify(stored_hash: str | None, password: str) -> tuple[bool, str | None]:
+    secret = _bytes(password)
     if stored_hash is None:
         # No account: spend the same time as a real check, so timing tells nothing.
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password)
+            _hasher.verify(_dummy_hash(), secret)
         return False, None
     try:
-        _hasher.verify(stored_hash, password)
+        _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False, None
     if _hasher.check_needs_rehash(stored_hash):
-        return True, _hasher.hash(password)
+        return True, _hasher.hash(secret)
     return True, None
 
 

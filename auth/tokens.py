@@ -13,4 +13,5 @@ def new_token() -> tuple[str, bytes]:
 
 
 def digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+    # surrogatepass: whatever a client sends hashes (to nothing that matches) without error
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -17,16 +17,18 @@ def _storable(value: str | None, field: str, *, multiline: bool = False) -> str:
     would even break its emails' headers); PostgreSQL cannot store NUL at all. Multi-line
     fields keep line breaks and tabs."""
     for character in value or "":
-        if unicodedata.category(character) == "Cc" and not (
-            multiline and character in _LINE_BREAKS
-        ):
+        category = unicodedata.category(character)
+        if category == "Cs":  # half of a UTF-16 pair: not text at all
+            raise BadInput("The text is not valid Unicode.", field=field)
+        if category == "Cc" and not (multiline and character in _LINE_BREAKS):
             raise BadInput("The text contains a control character.", field=field)
     return (value or "").strip()
 
 
 def lookup_key(value: str | None) -> str:
     """A sign-in field, as compared: trimmed, lower-cased, NUL-free (it can match nothing)."""
-    return (value or "").replace("\x00", "").strip().lower()
+    kept = (c for c in value or "" if c != "\x00" and unicodedata.category(c) != "Cs")
+    return "".join(kept).strip().lower()
 
 
 def login_email(value: str | None) -> str:

@@ -161,11 +161,11 @@ async def _use_token(
             )
             await sessions.end_sessions(ctx.tx, customer_id=customer.id)
             business = await ctx.loaders.business.load(business_id)
-        await ctx.services.login_limits.succeeded(
-            account_key("portal", business.slug, customer.email)
-        )
         principal = Principal(business_id=business_id, session_id=None, customer_id=customer.id)
-        return await start_session(ctx, principal)
+        issued = await start_session(ctx, principal)
+    # A new password ends any lockout, once the change itself is in.
+    await ctx.services.login_limits.succeeded(account_key("portal", business.slug, customer.email))
+    return issued
 
 
 async def accept_invitation(ctx: RequestContext, *, token: str, password: str) -> IssuedSession:
@@ -224,7 +224,9 @@ async def request_password_reset(ctx: RequestContext, *, business_slug: str, ema
     work happens after the response, so its timing tells nothing about the account."""
     slug, address = inputs.lookup_key(business_slug), inputs.login_email(email)
     services = ctx.services
-    ctx.tx.after_commit(lambda: _send_password_reset(services, slug, address))
+    ctx.tx.after_commit(
+        lambda: _send_password_reset(services, slug, address), key=("reset", slug, address)
+    )
     return True
 
 
@@ -246,6 +248,11 @@ async def _issue_password_reset(ctx: RequestContext, slug: str, address: str):  
         return None
     minutes = ctx.settings.PASSWORD_RESET_TTL_MINUTES
     with ctx.acting_for(row.business_id):
+        # One reset at a time per customer: the count, the voiding of older links and the
+        # new link must not interleave with another request's.
+        await ctx.tx.execute(
+            select(customers.c.id).where(customers.c.id == row.customer_id).with_for_update()
+        )
         recent = await ctx.tx.scalar(
             select(func.count())
             .select_from(portal_tokens)

@@ -5,21 +5,30 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from errors import PortalError
 
 log = logging.getLogger("portal.errors")
+INTERNAL_MESSAGE = "Something went wrong on our side. Please try again."
 
 
 # What coercing a variable raises (StrawberryInputCoercionError is a GraphQLError).
 _INPUT_ERRORS = (GraphQLError, ValueError, TypeError)
+# Refused for what the client asked, wherever raised: e.g. a query or mutation sent over the
+# legacy graphql-ws protocol, which carries only subscriptions.
+_REQUEST_ERRORS = (InvalidOperationTypeError,)
 
 
 def shape(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, PortalError):
         message, extensions = original.message, original.extensions
-    elif original is None or (not error.path and isinstance(original, _INPUT_ERRORS)):
+    elif (
+        original is None
+        or isinstance(original, _REQUEST_ERRORS)
+        or (not error.path and isinstance(original, _INPUT_ERRORS))
+    ):
         # The document or its variables were refused (syntax, validation, limits, types)
         # before any resolver ran; or this error was shaped here already.
         message = error.message
@@ -31,7 +40,7 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
             ".".join(str(p) for p in error.path or ()),
             exc_info=(type(original), original, original.__traceback__),
         )
-        message = "Something went wrong on our side. Please try again."
+        message = INTERNAL_MESSAGE
         extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     return GraphQLError(
         message,

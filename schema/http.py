@@ -15,6 +15,7 @@ from strawberry.types.unset import UNSET
 from auth import sessions
 from db import RequestTransaction
 from resolvers.context import RequestContext, Services
+from schema.errors import INTERNAL_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class PortalGraphQL(GraphQL):
                     "data": None,
                     "errors": [
                         {
-                            "message": "Something went wrong on our side. Please try again.",
+                            "message": INTERNAL_MESSAGE,
                             "extensions": {
                                 "code": "INTERNAL_SERVER_ERROR",
                                 "requestId": context.request_id,

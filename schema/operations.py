@@ -6,16 +6,19 @@ the socket's one context. Sharing it would share the viewer (a sign-in or a toke
 scope in one operation would leak into another), the loaders' caches and one transaction.
 So each operation gets a fresh context of its own, with the session checked again — a
 revoked or signed-out session stops working on its next operation, as over HTTP — and its
-own transaction, committed when the operation ends.
+own transaction, committed as soon as execution ends: before the result is sent, so that
+the client never hears of a success that is not durable.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from auth import sessions
+from schema.errors import INTERNAL_MESSAGE, log
 
 
 class OperationContext(SchemaExtension):
@@ -31,4 +34,28 @@ class OperationContext(SchemaExtension):
             self.execution_context.context = context
             yield
         finally:
+            await context.tx.close()  # a no-op once on_execute committed
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if getattr(context, "connection_params", None) is not None or not hasattr(context, "tx"):
+            return  # the socket's own context: no operation ran on it
+        if context is getattr(context.request.state, "portal_context", None):
+            return  # HTTP: the view commits before it answers
+        try:
             await context.tx.close()
+        except Exception:
+            log.exception("request %s: commit failed", context.request_id)
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [
+                    GraphQLError(
+                        INTERNAL_MESSAGE,
+                        extensions={
+                            "code": "INTERNAL_SERVER_ERROR",
+                            "requestId": context.request_id,
+                        },
+                    )
+                ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -25,14 +26,14 @@ class Api:
         token: str | None = None,
         ip: str | None = None,
     ) -> dict[str, Any]:
-        headers = {}
+        # ASCII-escaped JSON, as browsers send it: any string (even a lone surrogate) travels
+        headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if ip:
             headers["X-Forwarded-For"] = ip
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        body = json.dumps({"query": query, "variables": variables or {}})
+        response = await self.http.post("/graphql", content=body, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -179,3 +179,18 @@ async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # 
                 )
             )
         assert missing.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_query_over_the_legacy_protocol_is_a_client_error(api: Api, server) -> None:  # noqa: ANN001
+    staff = await factories.register(api)
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-ws"]) as socket:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {staff.token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        start = {"type": "start", "id": "1", "payload": {"query": "{ viewer { __typename } }"}}
+        await socket.send(json.dumps(start))
+        while (message := json.loads(await asyncio.wait_for(socket.recv(), 5)))["type"] == "ka":
+            pass
+    errors = message["payload"].get("errors") or [message["payload"]]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", message

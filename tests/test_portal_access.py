@@ -449,3 +449,24 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(api: Api)
     codes = [code(body["errors"][0]) for body in bodies]
     assert codes.count("UNAUTHENTICATED") == 10
     assert codes.count("RATE_LIMITED") == 15
+
+
+async def test_a_flood_of_reset_requests_sends_at_most_three_links(
+    api: Api, mailbox: Mailbox, superuser: asyncpg.Connection
+) -> None:
+    staff = await factories.register(api)
+    person = await factories.portal_customer(api, mailbox, staff)
+    aliases = " ".join(
+        f'r{i}: requestPasswordReset(input: {{businessSlug: "{staff.slug}", '
+        f'email: "{person.email}"}})'
+        for i in range(10)
+    )
+    # aliases in one request, and several requests at once
+    await asyncio.gather(*[api.gql(f"mutation {{ {aliases} }}") for _ in range(6)])
+    await mailbox.wait_for(person.email, 1 + 3)
+    await asyncio.sleep(0.5)  # anything more would have arrived by now
+    assert len(mailbox.to(person.email)) == 1 + 3  # the invitation and three resets
+    live = await superuser.fetchval(
+        "SELECT count(*) FROM portal_tokens WHERE purpose = 'PASSWORD_RESET' AND used_at IS NULL"
+    )
+    assert live == 1  # each newer link voided the one before

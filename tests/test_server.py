@@ -140,3 +140,24 @@ async def test_control_characters_stay_out_of_single_line_fields(api: Api) -> No
     staff = await factories.register(api)
     made = await factories.customer(api, staff, address="1 Oak St\nSpringfield\tUSA")
     assert made["address"] == "1 Oak St\nSpringfield\tUSA"
+
+
+async def test_lone_surrogates_are_refused_not_crashed_on(api: Api) -> None:
+    from tests import factories
+
+    staff = await factories.register(api)
+    error = await api.error(
+        factories.CREATE_CUSTOMER, {"input": {"name": "Bad \ud800"}}, token=staff.token
+    )
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}
+    sign_in = "mutation($e: String!, $p: String!) { staffLogIn(input: {email: $e, password: $p})"
+    error = await api.error(
+        sign_in + " { token } }", {"e": "a\ud800@example.com", "p": "x\ud800y" * 4}
+    )
+    assert code(error) == "UNAUTHENTICATED"
+    accept = (
+        "mutation($t: String!) { acceptPortalInvitation(input: {token: $t, password: $t})"
+        " { token } }"
+    )
+    error = await api.error(accept, {"t": "\ud800" * 12})
+    assert code(error) == "UNAUTHENTICATED"
