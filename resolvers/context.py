@@ -40,6 +40,8 @@ class RequestContext:
     # Set by the WebSocket handshake (`connection_init` payload).
     connection_params: dict | None = None
     bearer_token: str | None = None
+    # Made for one WebSocket operation, whose end commits it (schema/operations.py).
+    one_operation: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
 
@@ -54,6 +56,7 @@ class RequestContext:
             client_ip=self.client_ip,
             user_agent=self.user_agent,
             request=self.request,
+            one_operation=True,
         )
 
     @property

@@ -39,9 +39,7 @@ class OperationContext(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         yield
         context = self.execution_context.context
-        if getattr(context, "connection_params", None) is not None or not hasattr(context, "tx"):
-            return  # the socket's own context: no operation ran on it
-        if context is getattr(context.request.state, "portal_context", None):
+        if not getattr(context, "one_operation", False):
             return  # HTTP: the view commits before it answers
         try:
             await context.tx.close()
