@@ -4,8 +4,9 @@ The scope comes from two transaction-local settings that the server writes at th
 each request (db.RequestTransaction): `app.business_id` and, for a customer, `app.customer_id`.
 Unset settings read as NULL, and NULL matches nothing: with no scope, no rows.
 
-Revisions call these helpers; keep their output stable (a change here must not rewrite
-what earlier revisions did — add a new helper instead).
+Revisions call these helpers; once a revision using them has been released, keep their
+output stable (a change here must not rewrite what a deployed database already ran — add a
+new helper, and a revision that moves existing tables over).
 """
 
 from __future__ import annotations
