@@ -33,7 +33,10 @@ def compose(
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message.set_content(text)
+    # Plain ASCII text stays as it is (not quoted-printable), so the link in an outbox .eml
+    # can be read, and copied, straight from the file.
+    readable = text.isascii() and all(len(line) < 990 for line in text.splitlines())
+    message.set_content(text, cte="7bit" if readable else None)
     message.add_alternative(html, subtype="html")
     return message
 
