@@ -435,8 +435,11 @@ async def test_without_smtp_mail_goes_to_the_outbox(
 
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["To"] == "olive@example.com"
-    assert f"/portal/{staff.slug}/accept-invite?token=" in link_in(message)
+    link = link_in(message)
+    assert f"/portal/{staff.slug}/accept-invite?token=" in link
     assert html_of(message)
+    # the link reads as it is in the file itself, for a developer opening the .eml
+    assert link in path.read_text()
 
 
 async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(api: Api) -> None:
