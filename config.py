@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field
@@ -69,15 +67,3 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.DATA_DIR / "outbox"
-
-    @cached_property
-    def secret_key(self) -> str:
-        """SECRET_KEY, or one generated on first use and kept in DATA_DIR."""
-        if self.SECRET_KEY:
-            return self.SECRET_KEY
-        path = self.DATA_DIR / "secret_key"
-        if not path.exists():
-            self.DATA_DIR.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()

@@ -94,14 +94,3 @@ async def bootstrap(server: object, database: str = "portal") -> EmbeddedDatabas
     finally:
         await conn.close()
     return embedded
-
-
-async def drop_database(embedded: EmbeddedDatabase) -> None:
-    info = embedded.server.get_postmaster_info()  # type: ignore[attr-defined]
-    conn = await asyncpg.connect(
-        host=embedded.socket_dir, port=info.port, user="postgres", database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{embedded.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
