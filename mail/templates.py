@@ -13,54 +13,56 @@ class Letter:
     html: str
 
 
-def _html(paragraphs: list[str], link: str, action: str) -> str:
+def _letter(subject: str, paragraphs: list[str], link: str, action: str) -> Letter:
+    """The same words twice: plain text with the bare link, and HTML with a button."""
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     href = escape(link, quote=True)
-    return (
+    html = (
         '<!doctype html><html><body style="font-family: sans-serif; line-height: 1.5">'
         f'{body}<p><a href="{href}" style="display:inline-block;padding:10px 18px;'
         f'background:#1f6feb;color:#fff;border-radius:6px;text-decoration:none">{escape(action)}'
         f'</a></p><p style="color:#666;font-size:13px">Or open this link: {href}</p>'
         "</body></html>"
     )
+    return Letter(subject=subject, text="\n\n".join([*paragraphs, link]) + "\n", html=html)
 
 
 def portal_invitation(*, business: str, customer: str, link: str, days: int) -> Letter:
-    paragraphs = [
-        f"Hello {customer},",
-        f"{business} has invited you to their customer portal. There you can follow your "
-        "jobs, see and sign documents, pay invoices and message the team.",
-        f"Set your password to get started. The link works once and expires in {days} days.",
-    ]
-    return Letter(
-        subject=f"{business} invited you to your customer portal",
-        text="\n\n".join([*paragraphs, link]) + "\n",
-        html=_html(paragraphs, link, "Set up my portal"),
+    return _letter(
+        f"{business} invited you to your customer portal",
+        [
+            f"Hello {customer},",
+            f"{business} has invited you to their customer portal. There you can follow your "
+            "jobs, see and sign documents, pay invoices and message the team.",
+            f"Set your password to get started. The link works once and expires in {days} days.",
+        ],
+        link,
+        "Set up my portal",
     )
 
 
 def password_reset(*, business: str, customer: str, link: str, minutes: int) -> Letter:
-    paragraphs = [
-        f"Hello {customer},",
-        f"Someone asked to reset the password of your {business} customer portal. If it was "
-        "not you, ignore this email: your password stays as it is.",
-        f"The link works once and expires in {minutes} minutes.",
-    ]
-    return Letter(
-        subject=f"Reset your {business} portal password",
-        text="\n\n".join([*paragraphs, link]) + "\n",
-        html=_html(paragraphs, link, "Choose a new password"),
+    return _letter(
+        f"Reset your {business} portal password",
+        [
+            f"Hello {customer},",
+            f"Someone asked to reset the password of your {business} customer portal. If it "
+            "was not you, ignore this email: your password stays as it is.",
+            f"The link works once and expires in {minutes} minutes.",
+        ],
+        link,
+        "Choose a new password",
     )
 
 
 def staff_invitation(*, business: str, name: str, inviter: str, link: str, days: int) -> Letter:
-    paragraphs = [
-        f"Hello {name},",
-        f"{inviter} invited you to join the {business} team.",
-        f"Choose a password to accept. The link works once and expires in {days} days.",
-    ]
-    return Letter(
-        subject=f"Join {business} on the customer portal",
-        text="\n\n".join([*paragraphs, link]) + "\n",
-        html=_html(paragraphs, link, "Join the team"),
+    return _letter(
+        f"Join {business} on the customer portal",
+        [
+            f"Hello {name},",
+            f"{inviter} invited you to join the {business} team.",
+            f"Choose a password to accept. The link works once and expires in {days} days.",
+        ],
+        link,
+        "Join the team",
     )
