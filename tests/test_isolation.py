@@ -159,6 +159,16 @@ async def test_a_customer_sees_only_their_own(api: Api, world: dict[str, Side]) 
         filtered = await api.gql(APPOINTMENTS, {"customerId": other}, token=me.token)
         assert filtered["appointments"] == {"totalCount": 0, "edges": []}
     assert code(await api.error(CUSTOMERS, token=me.token)) == "FORBIDDEN"
+    # and through their own Customer object, the nested lists hold only theirs
+    nested = await api.gql(
+        """{ viewer { ... on Customer {
+            upcoming: appointments { totalCount edges { node { id customer { id } } } }
+            past: appointments(range: PAST) { totalCount edges { node { id } } }
+        } } }""",
+        token=me.token,
+    )
+    lists = nested["viewer"]["upcoming"]["edges"] + nested["viewer"]["past"]["edges"]
+    assert {e["node"]["id"] for e in lists} == set(a.by_customer[me.id])
 
 
 @pytest.mark.parametrize(("name", "document", "variables"), STAFF_MUTATIONS)
