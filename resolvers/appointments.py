@@ -123,6 +123,27 @@ async def list_appointments(
     return to_page(rows, ORDER[when], args), total
 
 
+def _details(changes: dict[str, object]) -> dict[str, object]:
+    """The checked values of the fields present in `changes` (all of them when scheduling)."""
+    values: dict[str, object] = {}
+    if "title" in changes:
+        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
+    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
+        if name in changes:
+            if changes[name] is None:
+                raise BadInput("This time cannot be removed.", field=field)
+            values[name] = inputs.moment(changes[name], field)
+    if "location" in changes:
+        values["location"] = inputs.optional_text(
+            changes["location"], "location", max_length=500, label="location"
+        )
+    if "details" in changes:
+        values["details"] = inputs.optional_text(
+            changes["details"], "details", max_length=5000, label="details", multiline=True
+        )
+    return values
+
+
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at >= ends_at:
         raise BadInput("The appointment must end after it starts.", field="endsAt")
@@ -140,15 +161,15 @@ async def schedule(
 ) -> Row:
     viewer = ctx.staff()
     customer_key = global_ids.decode(customer_id, "Customer", field="customerId")
-    values = {
-        "title": inputs.text(title, "title", max_length=200, label="title"),
-        "starts_at": inputs.moment(starts_at, "startsAt"),
-        "ends_at": inputs.moment(ends_at, "endsAt"),
-        "location": inputs.optional_text(location, "location", max_length=500, label="location"),
-        "details": inputs.optional_text(
-            details, "details", max_length=5000, label="details", multiline=True
-        ),
-    }
+    values = _details(
+        {
+            "title": title,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "location": location,
+            "details": details,
+        }
+    )
     _check_times(values["starts_at"], values["ends_at"])
     if await ctx.loaders.customer.load(customer_key) is None:
         raise NotFound("Customer")
@@ -192,22 +213,7 @@ async def change(ctx: RequestContext, appointment_id: str, changes: dict[str, ob
     row = await _own(ctx, appointment_id)
     if row.status == AppointmentStatus.CANCELLED:
         raise Conflict("A cancelled appointment cannot be changed.")
-    values: dict[str, object] = {}
-    if "title" in changes:
-        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
-    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
-        if name in changes:
-            if changes[name] is None:
-                raise BadInput("This time cannot be removed.", field=field)
-            values[name] = inputs.moment(changes[name], field)
-    if "location" in changes:
-        values["location"] = inputs.optional_text(
-            changes["location"], "location", max_length=500, label="location"
-        )
-    if "details" in changes:
-        values["details"] = inputs.optional_text(
-            changes["details"], "details", max_length=5000, label="details", multiline=True
-        )
+    values = _details(changes)
     _check_times(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
     if not values:
         return row

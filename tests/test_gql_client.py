@@ -32,6 +32,19 @@ CREATE = gql(
 )
 
 
+def socket_url(server) -> str:  # noqa: ANN001
+    return server.url.replace("http://", "ws://") + "/graphql"
+
+
+def socket_transport(server, token: str, header: str = "Authorization") -> WebsocketsTransport:  # noqa: ANN001
+    """graphql-transport-ws, signed in through the `connection_init` payload."""
+    return WebsocketsTransport(
+        url=socket_url(server),
+        init_payload={header: f"Bearer {token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+
+
 async def test_gql_over_http_with_schema_validation(api: Api, server) -> None:  # noqa: ANN001
     staff = await factories.register(api)
     transport = HTTPXAsyncTransport(
@@ -51,12 +64,8 @@ async def test_gql_over_http_with_schema_validation(api: Api, server) -> None:  
 async def test_gql_over_websocket_authenticates_in_connection_init(api: Api, server) -> None:  # noqa: ANN001
     staff = await factories.register(api)
     await factories.customer(api, staff, "Rae")
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    transport = WebsocketsTransport(
-        url=url,
-        init_payload={"authorization": f"Bearer {staff.token}"},  # key matched case-insensitively
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
+    # the payload's key is matched case-insensitively
+    transport = socket_transport(server, staff.token, header="authorization")
     async with Client(transport=transport) as session:
         listed = await session.execute(CUSTOMERS)
         assert [e["node"]["name"] for e in listed["customers"]["edges"]] == ["Rae"]
@@ -70,7 +79,7 @@ async def test_gql_over_websocket_authenticates_in_connection_init(api: Api, ser
 
 
 async def test_a_websocket_without_a_valid_token_is_refused(api: Api, server) -> None:  # noqa: ANN001
-    url = server.url.replace("http://", "ws://") + "/graphql"
+    url = socket_url(server)
     payloads = ({}, {"Authorization": "Bearer not-a-session"}, {"Authorization": 42})
     for protocol in ("graphql-transport-ws", "graphql-ws"):
         for payload in payloads:
@@ -97,12 +106,7 @@ async def test_a_revoked_customer_is_signed_out_on_the_open_socket(
 ) -> None:
     staff = await factories.register(api)
     person = await factories.portal_customer(api, mailbox, staff)
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    transport = WebsocketsTransport(
-        url=url,
-        init_payload={"Authorization": f"Bearer {person.token}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
+    transport = socket_transport(server, person.token)
     viewer = gql("{ viewer { ... on Customer { id } } }")
     async with Client(transport=transport) as session:
         assert (await session.execute(viewer))["viewer"] == {"id": person.id}
@@ -127,12 +131,7 @@ async def test_operations_on_one_socket_do_not_share_a_viewer(
     await factories.appointment(
         api, b, at_b.id, "2031-01-01T09:00:00Z", "2031-01-01T10:00:00Z", title="B only"
     )
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    transport = WebsocketsTransport(
-        url=url,
-        init_payload={"Authorization": f"Bearer {at_a.token}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
+    transport = socket_transport(server, at_a.token)
     look = gql("{ business { name } appointments { edges { node { title } } } }")
     sign_in_at_b = GraphQLRequest(
         gql("mutation($i: PortalLogInInput!) { portalLogIn(input: $i) { token } }"),
@@ -156,12 +155,7 @@ async def test_operations_on_one_socket_do_not_share_a_viewer(
 
 async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # noqa: ANN001
     staff = await factories.register(api)
-    url = server.url.replace("http://", "ws://") + "/graphql"
-    transport = WebsocketsTransport(
-        url=url,
-        init_payload={"Authorization": f"Bearer {staff.token}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
+    transport = socket_transport(server, staff.token)
     async with Client(transport=transport) as session:
         with pytest.raises(TransportQueryError) as refused:
             await session.execute(
@@ -183,7 +177,7 @@ async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # 
 
 async def test_a_query_over_the_legacy_protocol_is_a_client_error(api: Api, server) -> None:  # noqa: ANN001
     staff = await factories.register(api)
-    url = server.url.replace("http://", "ws://") + "/graphql"
+    url = socket_url(server)
     async with websockets.connect(url, subprotocols=["graphql-ws"]) as socket:
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {staff.token}"}}
         await socket.send(json.dumps(init))

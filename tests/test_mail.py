@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -33,71 +32,51 @@ def secure_mailbox(certificate_authority: trustme.CA) -> Iterator[Mailbox]:
     box.stop()
 
 
-async def invite_through(
-    server_settings,
-    start_server,
-    mailbox: Mailbox,
-    tmp_path: Path,
-    ca: trustme.CA,
-    password: str,  # noqa: ANN001
-) -> dict:
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    settings = server_settings.model_copy(
-        update={
-            "PORT": free_port(),
-            "SMTP_PORT": mailbox.port,
-            "SMTP_STARTTLS": True,
-            "SMTP_USERNAME": "portal",
-            "SMTP_PASSWORD": password,
-            "SMTP_CA_FILE": bundle,
-            # aiosmtpd leaves a refused login hanging until the client gives up
-            "SMTP_TIMEOUT_SECONDS": 2,
-        }
-    )
-    running = await start_server(settings)
-    async with httpx.AsyncClient(base_url=running.url, timeout=60) as http:
-        api = Api(http)
-        staff = await factories.register(api)
-        made = await factories.customer(api, staff)
-        return await api.post(factories.INVITE_CUSTOMER, {"id": made["id"]}, token=staff.token) | {
-            "email": made["email"]
-        }
+@pytest.fixture
+def invite_through(server_settings, start_server, secure_mailbox, certificate_authority, tmp_path):  # noqa: ANN001, ANN201
+    """Invite a customer from a server whose mail goes to the secure relay, logging in
+    with `password`; returns the response body and the customer's email."""
+
+    async def invite(password: str) -> dict:
+        bundle = tmp_path / "ca.pem"
+        certificate_authority.cert_pem.write_to_path(str(bundle))
+        settings = server_settings.model_copy(
+            update={
+                "PORT": free_port(),
+                "SMTP_PORT": secure_mailbox.port,
+                "SMTP_STARTTLS": True,
+                "SMTP_USERNAME": "portal",
+                "SMTP_PASSWORD": password,
+                "SMTP_CA_FILE": bundle,
+                # aiosmtpd leaves a refused login hanging until the client gives up
+                "SMTP_TIMEOUT_SECONDS": 2,
+            }
+        )
+        running = await start_server(settings)
+        async with httpx.AsyncClient(base_url=running.url, timeout=60) as http:
+            api = Api(http)
+            staff = await factories.register(api)
+            made = await factories.customer(api, staff)
+            body = await api.post(factories.INVITE_CUSTOMER, {"id": made["id"]}, token=staff.token)
+        return body | {"email": made["email"]}
+
+    return invite
 
 
-async def test_starttls_and_login(
-    server_settings,
-    start_server,
-    secure_mailbox,
-    certificate_authority,
-    tmp_path,
-    clean,  # noqa: ANN001
-) -> None:
-    body = await invite_through(
-        server_settings,
-        start_server,
-        secure_mailbox,
-        tmp_path,
-        certificate_authority,
-        "smtp secret",
-    )
+async def test_starttls_and_login(invite_through, secure_mailbox: Mailbox, clean: None) -> None:  # noqa: ANN001
+    body = await invite_through("smtp secret")
     assert not body.get("errors"), body
     [message] = await secure_mailbox.wait_for(body["email"])
     assert token_in(message)
 
 
 async def test_a_refused_login_is_a_delivery_failure_and_changes_nothing(
-    server_settings,
-    start_server,
-    secure_mailbox,
-    certificate_authority,
-    tmp_path,
-    clean,  # noqa: ANN001
-    superuser: asyncpg.Connection,
+    invite_through,
+    secure_mailbox: Mailbox,
+    clean: None,
+    superuser: asyncpg.Connection,  # noqa: ANN001
 ) -> None:
-    body = await invite_through(
-        server_settings, start_server, secure_mailbox, tmp_path, certificate_authority, "wrong"
-    )
+    body = await invite_through("wrong")
     assert body["errors"][0]["extensions"]["reason"] == "MAIL_DELIVERY_FAILED"
     await asyncio.sleep(0)
     assert secure_mailbox.to(body["email"]) == []
