@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Executable, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+# The role the server acts as: no owner, no superuser, so row-level security applies.
+# Migrations (migrations/rls.py) and the embedded bootstrap (embedded.py) use this name.
 APP_ROLE = "portal_app"
 log = logging.getLogger(__name__)
 # Tasks started after a commit; kept referenced until done so they are not collected.

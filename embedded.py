@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 import asyncpg
 
+from db import APP_ROLE
+
 log = logging.getLogger(__name__)
 
 OWNER_ROLE = "portal_owner"
-APP_ROLE = "portal_app"
 
 
 @dataclass

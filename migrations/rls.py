@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-APP_ROLE = "portal_app"
+from db import APP_ROLE  # revisions read it as rls.APP_ROLE
+
 # Owns the few SECURITY DEFINER functions that must look across tenants before a viewer is
 # known (sign-in by email, a session token, an emailed token). It may only read.
 AUTH_ROLE = "portal_auth"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,9 +19,9 @@ from mail import Mailer
 from resolvers.loaders import Loaders
 
 
-@dataclass
-class Services:
-    """Process-wide things, made once in the app's lifespan."""
+class Services(Protocol):
+    """What resolvers use of the process's wiring. The app makes it (app/services.py);
+    resolvers only name the shape, so they never import the app."""
 
     settings: Settings
     engine: AsyncEngine
@@ -40,7 +40,7 @@ class RequestContext:
     # Set by the WebSocket handshake (`connection_init` payload).
     connection_params: dict | None = None
     bearer_token: str | None = None
-    # Made for one WebSocket operation, whose end commits it (schema/operations.py).
+    # Made for one WebSocket operation, whose end commits it (app/operations.py).
     one_operation: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)

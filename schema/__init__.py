@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -10,6 +12,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.tools import merge_types
@@ -19,7 +22,6 @@ from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.errors import shape
 from schema.nodes import NodeQueries
-from schema.operations import OperationContext
 from schema.portal_access import PortalAccessMutations
 from schema.viewer import AccountMutations, AccountQueries
 
@@ -53,15 +55,23 @@ class PortalSchema(strawberry.Schema):
         errors[:] = [shape(error, request_id) for error in errors]
 
 
-schema = PortalSchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
-        OperationContext,
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # Both caches live at module level, shared by every request.
-        lambda: ParserCache(maxsize=1000),
-        lambda: AddValidationRules(LIMIT_RULES),
-        lambda: ValidationCache(maxsize=1000),
-    ],
-)
+def build_schema(wiring: Sequence[type[SchemaExtension]] = ()) -> PortalSchema:
+    """The schema with its limits and caches. `wiring`: the app's own extensions (the
+    per-operation context and transaction of app/operations.py), which run first; the
+    schema itself only converts, and never imports the app."""
+    return PortalSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            *wiring,
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # Both caches live at module level, shared by every request.
+            lambda: ParserCache(maxsize=1000),
+            lambda: AddValidationRules(LIMIT_RULES),
+            lambda: ValidationCache(maxsize=1000),
+        ],
+    )
+
+
+# Without wiring: for the SDL (schema/export.py) and for tools.
+schema = build_schema()

@@ -40,8 +40,7 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
             ".".join(str(p) for p in error.path or ()),
             exc_info=(type(original), original, original.__traceback__),
         )
-        message = INTERNAL_MESSAGE
-        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        return internal_error(request_id, at=error)
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -49,4 +48,17 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
         positions=error.positions,
         path=error.path,
         extensions=extensions,
+    )
+
+
+def internal_error(request_id: str, *, at: GraphQLError | None = None) -> GraphQLError:
+    """The masked error API.md promises for anything unexpected: no detail, only the id
+    under which the log has it (`at`: the error it replaces, for its path and location)."""
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=at.nodes if at else None,
+        source=at.source if at else None,
+        positions=at.positions if at else None,
+        path=at.path if at else None,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )

@@ -12,13 +12,15 @@ the client never hears of a success that is not durable.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from auth import sessions
-from schema.errors import INTERNAL_MESSAGE, log
+from schema.errors import internal_error
+
+log = logging.getLogger(__name__)
 
 
 class OperationContext(SchemaExtension):
@@ -48,12 +50,4 @@ class OperationContext(SchemaExtension):
             result = self.execution_context.result
             if result is not None:
                 result.data = None
-                result.errors = [
-                    GraphQLError(
-                        INTERNAL_MESSAGE,
-                        extensions={
-                            "code": "INTERNAL_SERVER_ERROR",
-                            "requestId": context.request_id,
-                        },
-                    )
-                ]
+                result.errors = [internal_error(context.request_id)]

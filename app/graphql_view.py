@@ -12,10 +12,11 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
+from app.services import Services
 from auth import sessions
 from db import RequestTransaction
-from resolvers.context import RequestContext, Services
-from schema.errors import INTERNAL_MESSAGE
+from resolvers.context import RequestContext
+from schema.errors import internal_error
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +98,7 @@ class PortalGraphQL(GraphQL):
         except Exception:
             log.exception("request %s: commit failed", context.request_id)
             return JSONResponse(
-                {
-                    "data": None,
-                    "errors": [
-                        {
-                            "message": INTERNAL_MESSAGE,
-                            "extensions": {
-                                "code": "INTERNAL_SERVER_ERROR",
-                                "requestId": context.request_id,
-                            },
-                        }
-                    ],
-                },
+                {"data": None, "errors": [internal_error(context.request_id).formatted]},
                 status_code=500,
             )
         if self.services.settings.SERVER_TIMING and isinstance(response, Response):

@@ -1,4 +1,9 @@
-"""The one place that wires things: lifespan, routes, the GraphQL endpoint."""
+"""The one place that wires things: services, lifespan, routes, the GraphQL endpoint.
+
+services.py      process-wide things (settings, engines, mailer, sign-in limits)
+graphql_view.py  the HTTP/WebSocket lifecycle: context, viewer, commit, error envelope
+operations.py    each WebSocket operation's own context and transaction
+"""
 
 from __future__ import annotations
 
@@ -13,46 +18,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
-from auth.login_limits import LoginLimits
+from app.graphql_view import PortalGraphQL
+from app.operations import OperationContext
+from app.services import create_services
 from config import Settings
-from db import create_app_engine, drain_background
-from mail import create_mailer
-from resolvers.context import Services
-from schema import schema
-from schema.http import PortalGraphQL
+from db import drain_background
+from schema import build_schema
+
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Starlette:
     """`settings.DATABASE_URL` must be set (serve.py sets it for the embedded default)."""
-    if not settings.DATABASE_URL:
-        raise ValueError("create_app needs DATABASE_URL; serve.py provides the embedded one")
-    engine = create_app_engine(
-        settings.DATABASE_URL, settings.DATABASE_APP_URL, pool_size=settings.DATABASE_POOL_SIZE
-    )
-    services = Services(
-        settings=settings,
-        engine=engine,
-        mailer=create_mailer(settings),
-        login_limits=LoginLimits(
-            # A pool of its own: see auth/login_limits.py.
-            create_app_engine(
-                settings.DATABASE_URL, settings.DATABASE_APP_URL, pool_size=2, pool_timeout=10
-            ),
-            account_limit=settings.LOGIN_ACCOUNT_FAILURE_LIMIT,
-            ip_limit=settings.LOGIN_IP_FAILURE_LIMIT,
-            window_minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES,
-        ),
-    )
-    graphql = PortalGraphQL(schema, services)
+    services = create_services(settings)
+    graphql = PortalGraphQL(build_schema(wiring=[OperationContext]), services)
 
     async def healthz(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> PlainTextResponse:
         try:
-            async with engine.connect() as connection:
+            async with services.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
             log.warning("readiness check: the database does not answer", exc_info=True)
@@ -72,8 +60,7 @@ def create_app(settings: Settings) -> Starlette:
         gc.set_threshold(50_000, 20, 100)
         yield
         await drain_background()
-        await engine.dispose()
-        await services.login_limits.dispose()
+        await services.dispose()
 
     app = Starlette(
         routes=[
