@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     S3_REGION: str | None = None
     AWS_ACCESS_KEY_ID: str | None = None
     AWS_SECRET_ACCESS_KEY: str | None = None
+    # Signed photo and file URLs (S3 presigned or HMAC-signed local ones) expire after this.
+    SIGNED_URL_TTL_SECONDS: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # Uploaded photos: bytes read at most, and pixels (width × height) before decoding.
+    PHOTO_MAX_BYTES: int = Field(default=25 * 1024 * 1024, ge=1)
+    PHOTO_MAX_PIXELS: int = Field(default=50_000_000, ge=1)
 
     STRIPE_SECRET_KEY: str | None = None
     STRIPE_WEBHOOK_SECRET: str | None = None
