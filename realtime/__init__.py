@@ -1,0 +1,1 @@
+"""PostgreSQL LISTEN/NOTIFY for this process: see listener.py."""
