@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     SECRET_KEY: str | None = None
 
     SESSION_TTL_DAYS: int = Field(default=30, ge=1)
+    # A signed-in session is remembered in each process this long (0: the database every time).
+    SESSION_CACHE_SECONDS: float = Field(default=30, ge=0, le=3600)
     INVITATION_TTL_DAYS: int = Field(default=7, ge=1)
     PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=5)
     LOGIN_ACCOUNT_FAILURE_LIMIT: int = Field(default=10, ge=1)
