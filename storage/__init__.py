@@ -7,6 +7,7 @@ Objects are only ever handed out as signed, expiring URLs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -92,7 +93,7 @@ class PutUndoneOnFailure:
 
     async def __call__(self, key: str, data: bytes, content_type: str) -> None:
         # Remembered before the put: a put that fails halfway may still leave an object.
-        self.keys.append(key)
+        self.keys.append(check_key(key))
         await self._storage.put(key, data, content_type)
 
 
@@ -112,9 +113,14 @@ async def undo_on_failure(storage: Storage) -> AsyncIterator[PutUndoneOnFailure]
     try:
         yield put
     except BaseException:
-        for key in put.keys:
-            try:
-                await storage.delete(key)
-            except Exception:
-                log.exception("could not delete %s after a failed upload; it is orphaned", key)
+        # Shielded: a second cancellation must not stop the clean-up halfway.
+        await asyncio.shield(_delete_all(storage, put.keys))
         raise
+
+
+async def _delete_all(storage: Storage, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except Exception:
+            log.exception("could not delete %s after a failed upload; it is orphaned", key)

@@ -6,6 +6,7 @@ on loopback, reached through aiobotocore and plain HTTP like a browser would.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -141,6 +142,29 @@ async def test_a_failed_block_deletes_what_it_put(backend: Backend) -> None:
     # then
     for key in keys:
         assert (await backend.http.get(await backend.storage.signed_url(key))).status_code == 404
+
+
+async def test_a_cancelled_block_deletes_what_it_put(backend: Backend) -> None:
+    # given: an upload that has stored its object and is waiting on something else
+    key = new_key("b1", "j1", "jpg")
+    stored = asyncio.Event()
+
+    async def upload() -> None:
+        async with undo_on_failure(backend.storage) as put:
+            await put(key, JPEG_BYTES, "image/jpeg")
+            stored.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(upload())
+    await stored.wait()
+
+    # when: the client goes away
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # then
+    assert (await backend.http.get(await backend.storage.signed_url(key))).status_code == 404
 
 
 async def test_a_successful_block_keeps_what_it_put(backend: Backend) -> None:
