@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench migrate clean
+.PHONY: run test lint format schema bench bench-sign-in migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m schema.export > schema.graphql
 
+# The read path beside PostGraphile v5 (../shared/anchors/postgraphile), in one run, on one
+# database; about 5 minutes. BENCH_SECONDS, BENCH_ROUNDS, BENCH_ANCHOR=0 … (bench/read_path.py).
 bench: $(STAMP)
-	$(BIN)/python bench/customers_query.py
+	$(BIN)/python -m bench.read_path
+
+bench-sign-in: $(STAMP)
 	$(BIN)/python bench/sign_in_timing.py
 
 clean:
