@@ -137,7 +137,7 @@ class SessionCache:
         try:
             ended = [uuid.UUID(part) for part in payload.split(",") if part.strip()]
         except ValueError:
-            self.clear()  # cannot tell which: forget them all
+            self.clear()  # cannot tell which (a payload cut at its size limit): all
             return
         self.forget(ended)
 
