@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, insert, select, update
 from strawberry.dataloader import DataLoader
 
 from auth import scopes
@@ -17,7 +17,7 @@ from db import RequestTransaction
 from errors import BadInput, Conflict, NotFound
 from models import AppointmentStatus
 from models.columns import utcnow
-from resolvers import global_ids, inputs
+from resolvers import global_ids, inputs, loaders, nodes
 from resolvers.loaders import any_of
 from resolvers.pagination import (
     Ordering,
@@ -47,11 +47,30 @@ ORDER = {
 }
 
 
+def effective_status(status: str, ends_at: datetime) -> AppointmentStatus:
+    """What an appointment reads as: a scheduled one that has ended is COMPLETED (there is
+    no mutation for it). Both read paths write the status through this."""
+    if status == AppointmentStatus.SCHEDULED and ends_at <= utcnow():
+        return AppointmentStatus.COMPLETED
+    return AppointmentStatus(status)
+
+
 def in_range(columns, when: AppointmentRange) -> ColumnElement[bool]:  # noqa: ANN001
     # Upcoming until it has ended, so one in progress still shows as upcoming.
     if when is AppointmentRange.UPCOMING:
         return columns.ends_at > func.now()
     return columns.ends_at <= func.now()
+
+
+def range_of(value: object) -> AppointmentRange:
+    """The range argument as given (null means upcoming)."""
+    return AppointmentRange(value) if value is not None else AppointmentRange.UPCOMING
+
+
+def in_range_visible_to(viewer: Principal | None, when: AppointmentRange) -> Select:
+    """A viewer's appointments in `when`: every list of appointments starts here."""
+    query = scopes.appointments_visible_to(viewer)
+    return query.where(in_range(query.selected_columns, when))
 
 
 def args_for(when: AppointmentRange, first: int | None, after: str | None) -> PageArgs:
@@ -66,11 +85,8 @@ def pages_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataL
         results: dict[tuple, Page] = {}
         for when, args in {(when, args) for _, when, args in keys}:
             customer_ids = [cid for cid, w, a in keys if (w, a) == (when, args)]
-            base = scopes.appointments_visible_to(viewer)
-            query = base.where(
-                any_of(base.selected_columns.customer_id, customer_ids),
-                in_range(base.selected_columns, when),
-            )
+            base = in_range_visible_to(viewer, when)
+            query = base.where(any_of(base.selected_columns.customer_id, customer_ids))
             rows = await tx.rows(pages_query(query, "customer_id", ORDER[when], args))
             pages = split_pages(rows, "customer_id", customer_ids, ORDER[when], args)
             for customer_id, page in pages.items():
@@ -87,10 +103,10 @@ def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> Data
         counts: dict[tuple, int] = {}
         for when in {when for _, when in keys}:
             customer_ids = [cid for cid, w in keys if w is when]
-            visible = scopes.appointments_visible_to(viewer).subquery()
+            visible = in_range_visible_to(viewer, when).subquery()
             query = (
                 select(visible.c.customer_id, func.count())
-                .where(any_of(visible.c.customer_id, customer_ids), in_range(visible.c, when))
+                .where(any_of(visible.c.customer_id, customer_ids))
                 .group_by(visible.c.customer_id)
             )
             found = {row[0]: row[1] for row in await tx.rows(query)}
@@ -101,6 +117,21 @@ def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> Data
     return DataLoader(load_fn=load)
 
 
+loaders.register("appointment", loaders.by_id(scopes.appointments_visible_to))
+loaders.register("appointments_by_customer", pages_by_customer)
+loaders.register("appointment_count_by_customer", counts_by_customer)
+nodes.register("Appointment", "appointment")
+
+
+def listing(ctx: RequestContext, *, when: AppointmentRange, customer_id: str | None) -> Select:
+    """The root list: the viewer's appointments in `when`, of one customer if named."""
+    query = in_range_visible_to(ctx.viewer(), when)
+    if customer_id is not None:
+        key = global_ids.decode(customer_id, "Customer", field="customerId")
+        query = query.where(appointments.c.customer_id == key)
+    return query
+
+
 async def list_appointments(
     ctx: RequestContext,
     *,
@@ -109,11 +140,7 @@ async def list_appointments(
     first: int | None,
     after: str | None,
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
-    viewer = ctx.viewer()
-    query = scopes.appointments_visible_to(viewer).where(in_range(appointments.c, when))
-    if customer_id is not None:
-        key = global_ids.decode(customer_id, "Customer", field="customerId")
-        query = query.where(appointments.c.customer_id == key)
+    query = listing(ctx, when=when, customer_id=customer_id)
     args = args_for(when, first, after)
     rows = await ctx.tx.rows(page_query(query, ORDER[when], args))
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auth import scopes
@@ -14,7 +14,7 @@ from db import violated_constraint
 from errors import BadInput, NotFound
 from models import PortalStatus
 from models.access import PortalToken
-from resolvers import global_ids, inputs
+from resolvers import global_ids, inputs, loaders, nodes
 from resolvers.pagination import Ordering, Page, page_args, page_query, to_page
 
 if TYPE_CHECKING:
@@ -110,9 +110,12 @@ async def change(ctx: RequestContext, customer_id: str, changes: dict[str, objec
     return updated
 
 
-async def list_customers(
-    ctx: RequestContext, *, search: str | None, first: int | None, after: str | None
-) -> tuple[Page, Callable[[], Awaitable[int]]]:
+loaders.register("customer", loaders.by_id(scopes.customers_visible_to))
+nodes.register("Customer", "customer")
+
+
+def listing(ctx: RequestContext, *, search: str | None) -> Select:
+    """The root list (staff only): the business's customers, matching `search` if given."""
     viewer = ctx.staff()
     query = scopes.customers_visible_to(viewer)
     term = inputs.optional_text(search, "search", max_length=200, label="search") or ""
@@ -125,6 +128,13 @@ async def list_customers(
                 customers.c.phone.ilike(pattern),
             )
         )
+    return query
+
+
+async def list_customers(
+    ctx: RequestContext, *, search: str | None, first: int | None, after: str | None
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    query = listing(ctx, search=search)
     args = page_args(first, after, ORDER, customers.c)
     rows = await ctx.tx.rows(page_query(query, ORDER, args))
 

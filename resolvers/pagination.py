@@ -42,8 +42,12 @@ class Ordering:
         return or_(*alternatives)
 
     def cursor(self, row: Row) -> str:
-        values = [_plain(getattr(row, name)) for name, _ in self.keys]
-        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+        return self.cursor_of([getattr(row, name) for name, _ in self.keys])
+
+    def cursor_of(self, values: Sequence[object]) -> str:
+        """The cursor of a row whose sort-key values are `values`, in key order."""
+        plain = [_plain(value) for value in values]
+        return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
 def _plain(value: object) -> object:

@@ -9,16 +9,18 @@ import strawberry
 from sqlalchemy import Row
 from strawberry.types import Info
 
-from models import AppointmentStatus as StatusValues
-from models.columns import utcnow
+import readpath
+from auth import scopes
 from resolvers import appointments, global_ids
 from resolvers.appointments import AppointmentRange as RangeValues
 from resolvers.context import RequestContext
+from resolvers.pagination import Ordering
 from schema.customers import Customer, changes_of
 from schema.enums import AppointmentRange, AppointmentStatus
-from schema.relay import Connection, Node
+from schema.relay import Connection, Node, node_type
 
 
+@node_type
 @strawberry.type
 class Appointment(Node):
     title: str
@@ -33,9 +35,6 @@ class Appointment(Node):
 
     @classmethod
     def from_row(cls, row: Row) -> Appointment:
-        status = StatusValues(row.status)
-        if status is StatusValues.SCHEDULED and row.ends_at <= utcnow():
-            status = StatusValues.COMPLETED
         return cls(
             id=global_ids.encode("Appointment", row.id),
             title=row.title,
@@ -43,13 +42,32 @@ class Appointment(Node):
             ends_at=row.ends_at,
             location=row.location,
             details=row.details,
-            status=status,
+            status=appointments.effective_status(row.status, row.ends_at),
             customer_key=row.customer_id,
         )
 
     @strawberry.field
     async def customer(self, info: Info[RequestContext, None]) -> Customer:
         return Customer.from_row(await info.context.loaders.customer.load(self.customer_key))
+
+
+readpath.declare(
+    "Appointment",
+    scopes.appointments_visible_to,
+    id=readpath.Computed(("id",), global_ids.encoder("Appointment")),
+    title=readpath.Column("title"),
+    startsAt=readpath.Column("starts_at"),
+    endsAt=readpath.Column("ends_at"),
+    location=readpath.Column("location"),
+    details=readpath.Column("details"),
+    status=readpath.Computed(("status", "ends_at"), appointments.effective_status),
+    customer=readpath.Related("Customer", "customer_id"),
+)
+
+
+def order_of(arguments: dict) -> Ordering:
+    """The order of a list of appointments with these GraphQL arguments (`range`)."""
+    return appointments.ORDER[appointments.range_of(arguments.get("range"))]
 
 
 @strawberry.input
@@ -91,6 +109,17 @@ class AppointmentQueries:
             after=after,
         )
         return Connection.of(page, Appointment.from_row, count)
+
+
+readpath.root(
+    appointments=readpath.Connection(
+        "Appointment",
+        source=lambda ctx, a: appointments.listing(
+            ctx, when=appointments.range_of(a.get("range")), customer_id=a.get("customerId")
+        ),
+        ordering=order_of,
+    )
+)
 
 
 @strawberry.type

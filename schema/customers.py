@@ -10,13 +10,15 @@ import strawberry
 from sqlalchemy import Row
 from strawberry.types import Info
 
+import readpath
+from auth import scopes
 from models import PortalStatus as PortalStatusValues
-from resolvers import customers, global_ids
+from resolvers import appointments, customers, global_ids
 from resolvers.appointments import AppointmentRange as Range
 from resolvers.appointments import args_for
 from resolvers.context import RequestContext
 from schema.enums import AppointmentRange, PortalStatus
-from schema.relay import Connection, Node
+from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
     from schema.appointments import Appointment
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
 
 
+@node_type
 @strawberry.type
 class Customer(Node):
     name: str
@@ -68,6 +71,27 @@ class Customer(Node):
         return Connection.of(page, Appointment.from_row, count)
 
 
+readpath.declare(
+    "Customer",
+    scopes.customers_visible_to,
+    id=readpath.Computed(("id",), global_ids.encoder("Customer")),
+    name=readpath.Column("name"),
+    email=readpath.Column("email"),
+    phone=readpath.Column("phone"),
+    address=readpath.Column("address"),
+    portalStatus=readpath.Column("portal_status"),
+    createdAt=readpath.Column("created_at"),
+    appointments=readpath.Connection(
+        "Appointment",
+        source=lambda ctx, a: appointments.in_range_visible_to(
+            ctx.principal, appointments.range_of(a.get("range"))
+        ),
+        ordering=lambda a: appointments.ORDER[appointments.range_of(a.get("range"))],
+        parent=("customer_id", "id"),
+    ),
+)
+
+
 def changes_of(input: object) -> dict[str, object]:
     """The fields a client actually sent (absent ≠ null), in snake_case."""
     return {
@@ -108,6 +132,15 @@ class CustomerQueries:
             info.context, search=search, first=first, after=after
         )
         return Connection.of(page, Customer.from_row, count)
+
+
+readpath.root(
+    customers=readpath.Connection(
+        "Customer",
+        source=lambda ctx, a: customers.listing(ctx, search=a.get("search")),
+        ordering=lambda a: customers.ORDER,
+    )
+)
 
 
 @strawberry.type

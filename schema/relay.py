@@ -18,6 +18,17 @@ class Node:
     id: strawberry.ID
 
 
+# Object types that `node(id:)` can return, by name: each domain's schema module marks its
+# own with `@node_type`.
+NODE_TYPES: dict[str, type] = {}
+
+
+def node_type(cls: type) -> type:
+    """Mark a Strawberry type (with a `from_row`) as one `node(id:)` returns."""
+    NODE_TYPES[cls.__strawberry_definition__.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import graphql
 import httpx
 
 
@@ -15,8 +16,13 @@ class GraphQLErrors(AssertionError):
 
 
 class Api:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, executed: httpx.AsyncClient | None = None) -> None:
         self.http = http
+        # A server with the compiled read path off: every query is asked of both.
+        self.executed = executed
+        # How each query was answered by `http` (from Server-Timing): the read-path tests
+        # check the compiled path really answered.
+        self.read_paths: list[str] = []
 
     async def post(
         self,
@@ -35,7 +41,16 @@ class Api:
         body = json.dumps({"query": query, "variables": variables or {}})
         response = await self.http.post("/graphql", content=body, headers=headers)
         assert response.status_code == 200, response.text
-        return response.json()
+        answer = response.json()
+        if self.executed is not None and is_query(query):
+            self.read_paths.append(read_path(response))
+            executed = await self.executed.post("/graphql", content=body, headers=headers)
+            assert read_path(executed) == "executed"
+            assert comparable(answer) == comparable(executed.json()), (
+                f"the read paths differ for {query!r}: compiled {answer}, "
+                f"executed {executed.json()}"
+            )
+        return answer
 
     async def gql(
         self, query: str, variables: dict | None = None, *, token: str | None = None, **kw: Any
@@ -53,6 +68,28 @@ class Api:
         errors = body.get("errors") or []
         assert len(errors) == 1, f"expected one error, got {body}"
         return errors[0]
+
+
+def is_query(document: str) -> bool:
+    """Whether `document` is one query operation (what the compiled read path may answer)."""
+    try:
+        parsed = graphql.parse(document)
+    except graphql.GraphQLError:
+        return False
+    operations = [d for d in parsed.definitions if isinstance(d, graphql.OperationDefinitionNode)]
+    return len(operations) == 1 and operations[0].operation is graphql.OperationType.QUERY
+
+
+def read_path(response: httpx.Response) -> str:
+    timing = response.headers.get("server-timing", "")
+    return "compiled" if "compiled" in timing else "executed"
+
+
+def comparable(answer: dict) -> dict:
+    """The answer without what differs by nature between two requests (request ids)."""
+    for error in answer.get("errors") or ():
+        (error.get("extensions") or {}).pop("requestId", None)
+    return answer
 
 
 def code(error: dict) -> str:

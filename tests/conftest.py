@@ -106,6 +106,8 @@ def server_settings(
         LOGIN_IP_FAILURE_LIMIT=30,
         # Tests play several clients by sending X-Forwarded-For.
         TRUSTED_PROXY_HOPS=1,
+        # The header names the read path (compiled or executed) of each answer.
+        SERVER_TIMING=True,
     )
 
 
@@ -144,7 +146,20 @@ async def clean(superuser: asyncpg.Connection, mailbox: Mailbox) -> None:
     mailbox.clear()
 
 
+@pytest_asyncio.fixture(scope="session")
+async def executed_server(server_settings: Settings, start_server) -> RunningServer:  # noqa: ANN001
+    """The same app on the same database with the compiled read path off: every query a
+    test sends through `api` is answered by both, and the answers must be equal."""
+    settings = server_settings.model_copy(update={"PORT": free_port(), "COMPILED_READS": False})
+    return await start_server(settings)
+
+
 @pytest_asyncio.fixture
-async def api(server: RunningServer, clean: None) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        yield Api(http)
+async def api(
+    server: RunningServer, executed_server: RunningServer, clean: None
+) -> AsyncIterator[Api]:
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+        httpx.AsyncClient(base_url=executed_server.url, timeout=30) as executed,
+    ):
+        yield Api(http, executed=executed)

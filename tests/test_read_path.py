@@ -1,0 +1,123 @@
+"""The compiled read path: which queries it answers, in how many statements, and that its
+answers are the executed path's (every query sent through `api` is asked of both servers,
+see tests/client.py; these tests add what that cannot show)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests import factories
+from tests.client import Api
+from tests.test_dataloaders import DASHBOARD, statements
+
+async def _business_with_visits(api: Api, customers: int) -> factories.Staff:
+    staff = await factories.register(api)
+    names = " ".join(
+        f'c{i}: createCustomer(input: {{name: "Customer {i:02}"}}) {{ id }}'
+        for i in range(customers)
+    )
+    created = await api.gql(f"mutation {{ {names} }}", token=staff.token)
+    for n in range(3):
+        visits = " ".join(
+            f'a{i}: scheduleAppointment(input: {{customerId: "{c["id"]}", title: "Visit {n}", '
+            f'startsAt: "2031-01-0{n + 1}T09:00:00Z", endsAt: "2031-01-0{n + 1}T10:00:00Z"}}) '
+            "{ id }"
+            for i, c in enumerate(created.values())
+        )
+        await api.gql(f"mutation {{ {visits} }}", token=staff.token)
+    return staff
+
+
+async def test_a_list_with_nested_lists_is_one_statement(api: Api, server) -> None:  # noqa: ANN001
+    staff = await _business_with_visits(api, 12)
+    api.read_paths.clear()
+    with statements(server) as few:
+        small = await api.gql(DASHBOARD, {"first": 2}, token=staff.token)
+    with statements(server) as many:
+        large = await api.gql(DASHBOARD, {"first": 12}, token=staff.token)
+
+    assert api.read_paths == ["compiled", "compiled"]
+    assert len(small["customers"]["edges"]) == 2
+    assert len(large["customers"]["edges"]) == 12
+    assert all(len(e["node"]["appointments"]["edges"]) == 3 for e in large["customers"]["edges"])
+    reads = [s for s in many if "set_config" not in s and "auth_session" not in s]
+    assert len(reads) == 1, "\n".join(many)
+    assert len(many) == len(few), "\n".join(many)
+
+
+async def test_the_executed_path_also_costs_a_fixed_number_of_statements(
+    api: Api,
+    executed_server,  # noqa: ANN001
+) -> None:
+    staff = await _business_with_visits(api, 12)
+    async with httpx.AsyncClient(base_url=executed_server.url) as http:
+        executed = Api(http)
+        with statements(executed_server) as few:
+            await executed.gql(DASHBOARD, {"first": 2}, token=staff.token)
+        with statements(executed_server) as many:
+            await executed.gql(DASHBOARD, {"first": 12}, token=staff.token)
+    # Whether the session was checked in the database (and the scope set for it) depends
+    # on the session cache: count the reads of data.
+    few, many = (
+        [s for s in sent if "auth_session" not in s and "set_config" not in s]
+        for sent in (few, many)
+    )
+    assert len(many) == len(few), "\n".join(["first: 2", *few, "first: 12", *many])
+    assert len(many) <= 10, "\n".join(many)
+
+
+async def test_server_timing_names_the_path(api: Api) -> None:
+    staff = await factories.register(api)
+    headers = {"Authorization": f"Bearer {staff.token}"}
+    compiled = await api.http.post(
+        "/graphql", json={"query": "{ customers(first: 1) { totalCount } }"}, headers=headers
+    )
+    executed = await api.http.post(
+        "/graphql", json={"query": "{ __schema { queryType { name } } }"}, headers=headers
+    )
+    assert "compiled" in compiled.headers["server-timing"]
+    assert "statements=" in compiled.headers["server-timing"]
+    assert "executed" in executed.headers["server-timing"]
+
+
+async def test_what_the_planner_does_not_cover_is_executed(api: Api) -> None:
+    staff = await factories.register(api)
+    api.read_paths.clear()
+    # Introspection, an error (a customer-only list asked by nobody), a bad cursor.
+    await api.post('{ __type(name: "Customer") { name } }')
+    await api.post("{ appointments(first: 1) { totalCount } }")
+    await api.post('{ customers(first: 1, after: "nonsense") { totalCount } }', token=staff.token)
+    await api.post("{ customers(first: -1) { totalCount } }", token=staff.token)
+    assert api.read_paths == ["executed"] * 4
+
+
+async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:  # noqa: ANN001
+    staff = await factories.register(api)
+    other = await factories.register(api)
+    person = await factories.portal_customer(api, mailbox, staff)
+    visit = await factories.appointment(
+        api, staff, person.id, "2031-02-01T09:00:00Z", "2031-02-01T10:00:00Z"
+    )
+    ids = [staff.id, staff.business_id, person.id, visit["id"], other.id, other.business_id]
+    document = """
+    query One($id: ID!) {
+      node(id: $id) {
+        __typename id
+        ... on Customer { name email portalStatus createdAt appointments { totalCount } }
+        ... on Appointment { title status startsAt customer { name } }
+        ... on StaffMember { name role business { name slug paymentsEnabled } }
+        ... on Business { name slug }
+      }
+    }"""
+    api.read_paths.clear()
+    seen = {}
+    for viewer in (staff.token, other.token, person.token, None):
+        for id_ in ids:
+            seen[(viewer, id_)] = (await api.gql(document, {"id": id_}, token=viewer))["node"]
+    assert set(api.read_paths) == {"compiled"}
+    assert seen[(staff.token, visit["id"])]["customer"]["name"] == seen[
+        (staff.token, person.id)
+    ]["name"]
+    assert seen[(other.token, person.id)] is None
+    assert seen[(person.token, other.business_id)] is None
+    assert seen[(None, staff.id)] is None
