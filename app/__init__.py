@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
         # A GraphQL response makes many short-lived objects; with the default thresholds a
         # full collection walks the whole (long-lived) app every dozen requests. Freeze what
         # start-up made and collect the young generation less often.

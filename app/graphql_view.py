@@ -13,7 +13,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.services import Services
-from auth import sessions
 from db import RequestTransaction
 from resolvers.context import RequestContext
 from schema.errors import internal_error
@@ -65,7 +64,7 @@ class PortalGraphQL(GraphQL):
         request.state.portal_context = context
         token = bearer_token(request.headers.get("authorization"))
         if token:
-            context.act_as(await sessions.authenticate(context.tx, token))
+            context.act_as(await self.services.session_cache.authenticate(context.tx, token))
         return context
 
     async def on_ws_connect(self, context: RequestContext) -> None:
@@ -73,7 +72,8 @@ class PortalGraphQL(GraphQL):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = next((v for k, v in params.items() if k.lower() == "authorization"), None)
         token = bearer_token(header if isinstance(header, str) else None)
-        principal = await sessions.authenticate(context.tx, token) if token else None
+        cache = self.services.session_cache
+        principal = await cache.authenticate(context.tx, token) if token else None
         # The lookup's transaction must not stay open for the life of the socket.
         await context.tx.close()
         if principal is None:

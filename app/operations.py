@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 
 from strawberry.extensions import SchemaExtension
 
-from auth import sessions
 from schema.errors import internal_error
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,8 @@ class OperationContext(SchemaExtension):
         context = socket.for_operation()
         try:
             if socket.bearer_token:
-                context.act_as(await sessions.authenticate(context.tx, socket.bearer_token))
+                cache = socket.services.session_cache
+                context.act_as(await cache.authenticate(context.tx, socket.bearer_token))
             self.execution_context.context = context
             yield
         finally:

@@ -1,4 +1,5 @@
-"""Process-wide things, made once per app: the settings, the database engines, the mailer."""
+"""Process-wide things, made once per app: the settings, the database engines, the mailer,
+the LISTEN connection and the sessions it keeps fresh."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth import sessions
 from auth.login_limits import LoginLimits
+from auth.session_cache import SessionCache
 from config import Settings
-from db import create_app_engine
+from db import APP_ROLE, create_app_engine
 from mail import Mailer, create_mailer
+from realtime.listener import Listener, connect_as_app
 
 
 @dataclass
@@ -20,8 +24,19 @@ class Services:
     engine: AsyncEngine
     mailer: Mailer
     login_limits: LoginLimits
+    listener: Listener
+    # Bearer tokens → viewers, for a few seconds (auth/session_cache.py).
+    session_cache: SessionCache
+
+    async def start(self) -> None:
+        await self.listener.subscribe(
+            sessions.SESSIONS_ENDED_CHANNEL, self.session_cache.sessions_ended
+        )
+        self.listener.watch(self.session_cache.listener_state)
+        await self.listener.start()
 
     async def dispose(self) -> None:
+        await self.listener.stop()
         await self.engine.dispose()
         await self.login_limits.dispose()
 
@@ -30,6 +45,7 @@ def create_services(settings: Settings) -> Services:
     """`settings.DATABASE_URL` must be set (serve.py sets it for the embedded default)."""
     if not settings.DATABASE_URL:
         raise ValueError("create_app needs DATABASE_URL; serve.py provides the embedded one")
+    listener = Listener(connect_as_app(settings.DATABASE_URL, settings.DATABASE_APP_URL, APP_ROLE))
     return Services(
         settings=settings,
         engine=create_app_engine(
@@ -44,5 +60,11 @@ def create_services(settings: Settings) -> Services:
             account_limit=settings.LOGIN_ACCOUNT_FAILURE_LIMIT,
             ip_limit=settings.LOGIN_IP_FAILURE_LIMIT,
             window_minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES,
+        ),
+        listener=listener,
+        session_cache=SessionCache(
+            settings.SESSION_CACHE_SECONDS,
+            sessions.live_session,
+            listening=lambda: listener.connected,
         ),
     )
