@@ -8,10 +8,23 @@ underneath (migrations/rls.py), so a filter forgotten here still leaks nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, Table, false, select
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, Update, false, select, update
 
 from auth.principal import Principal
-from models import Appointment, AuthSession, Business, Customer, StaffInvitation, StaffMember
+from models import (
+    Appointment,
+    AuthSession,
+    Business,
+    Customer,
+    PortalToken,
+    StaffInvitation,
+    StaffMember,
+    StaffToken,
+)
 
 businesses: Table = Business.__table__  # type: ignore[assignment]
 staff_members: Table = StaffMember.__table__  # type: ignore[assignment]
@@ -19,6 +32,8 @@ staff_invitations: Table = StaffInvitation.__table__  # type: ignore[assignment]
 customers: Table = Customer.__table__  # type: ignore[assignment]
 appointments: Table = Appointment.__table__  # type: ignore[assignment]
 sessions: Table = AuthSession.__table__  # type: ignore[assignment]
+portal_tokens: Table = PortalToken.__table__  # type: ignore[assignment]
+staff_tokens: Table = StaffToken.__table__  # type: ignore[assignment]
 
 # What reads return of each table: everything but secrets. Password hashes are read only by
 # the sign-in functions (migrations/), so no row a resolver holds can carry one.
@@ -33,7 +48,17 @@ customer_columns = readable(customers)
 staff_columns = readable(staff_members)
 
 
-def _tenant(table: Table, viewer: Principal | None, customer_column: str | None) -> Select:
+def _tenant(
+    table: Table,
+    viewer: Principal | None,
+    customer_column: str | None,
+    *,
+    customer_flag: str | None = None,
+) -> Select:
+    """The viewer's business's rows of `table`; for a customer, only their own (those whose
+    `customer_column` is theirs) and, with `customer_flag`, only those the flag column
+    shares with them (a job note the business chose to share, say). The same rule as
+    `migrations/rls.py`'s `tenant_table(customer_column=…, customer_flag=…)`."""
     query = select(*readable(table))
     if viewer is None:
         return query.where(false())
@@ -43,6 +68,8 @@ def _tenant(table: Table, viewer: Principal | None, customer_column: str | None)
         if customer_column is None:
             return query.where(false())
         query = query.where(table.c[customer_column] == viewer.customer_id)
+        if customer_flag is not None:
+            query = query.where(table.c[customer_flag].is_(True))
     return query
 
 
@@ -72,3 +99,73 @@ def customers_visible_to(viewer: Principal | None) -> Select:
 
 def appointments_visible_to(viewer: Principal | None) -> Select:
     return _tenant(appointments, viewer, customer_column="customer_id")
+
+
+def appointments_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(appointments, viewer)
+
+
+# Emailed tokens: the server reads them for the business (Principal.system) while it
+# redeems one; no customer reads them. Their hashes stay out of the rows (`readable`): a
+# caller that needs a token by its hash filters on `table.c.token_hash`.
+def portal_tokens_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(portal_tokens, viewer, customer_column=None)
+
+
+def staff_tokens_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(staff_tokens, viewer, customer_column=None)
+
+
+# Writes: which rows an UPDATE or DELETE may touch, as a WHERE clause. Customers write
+# none of these tables themselves: what they change (their own password, say) the server
+# writes for them as the business's system principal.
+def _writable(table: Table, viewer: Principal | None) -> ColumnElement[bool]:
+    if viewer is None or viewer.is_customer:
+        return false()
+    return table.c.business_id == viewer.business_id
+
+
+def customers_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(customers, viewer)
+
+
+def staff_members_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(staff_members, viewer)
+
+
+def staff_invitations_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(staff_invitations, viewer)
+
+
+def portal_tokens_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(portal_tokens, viewer)
+
+
+def staff_tokens_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(staff_tokens, viewer)
+
+
+@dataclass(frozen=True)
+class CustomerWrite:
+    """The one kind of write a customer makes to a business's table: to their own row
+    (`customer_column`), only while it is in a `state`, and only to `columns` (signing their
+    own SENT contract, say). The same rule as `migrations/rls.py`'s `customer_update`."""
+
+    table: Table
+    customer_column: str
+    state: Callable[[Any], ColumnElement[bool]]
+    columns: frozenset[str]
+
+    def update(self, viewer: Principal | None, **values: object) -> Update:
+        """UPDATE of the viewer's own rows in the state; refuses any other column."""
+        refused = set(values) - self.columns
+        if refused:
+            raise ValueError(f"a customer may not write {sorted(refused)} of {self.table.name}")
+        statement = update(self.table).values(**values)
+        if viewer is None or not viewer.is_customer:
+            return statement.where(false())
+        return statement.where(
+            self.table.c.business_id == viewer.business_id,
+            self.table.c[self.customer_column] == viewer.customer_id,
+            self.state(self.table.c),
+        )

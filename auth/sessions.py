@@ -6,20 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import delete, insert, text
 
-from auth import session_cache, tokens
+from auth import lookups, tokens
 from auth.principal import Principal
 from auth.scopes import sessions
 from db import RequestTransaction
 from models import StaffRole
 from models.columns import utcnow
-
-# Scope-free lookup through a SECURITY DEFINER function: the token decides the business.
-_AUTHENTICATE = text(
-    "SELECT session_id, business_id, staff_member_id, customer_id, role, expires_at "
-    "FROM auth_session(:digest)"
-).bindparams(bindparam("digest", type_=None))
 
 # Revocation and sign-out are broadcast so that open WebSocket subscriptions of those
 # sessions can be closed by whichever server process holds them (see realtime, later).
@@ -33,33 +27,18 @@ class IssuedSession:
     principal: Principal
 
 
-@dataclass(frozen=True)
-class LiveSession:
-    principal: Principal
-    expires_at: datetime
-
-
-async def live_session(tx: RequestTransaction, token: str) -> LiveSession | None:
-    if not token or len(token) > 200:
-        return None
-    row = await tx.first(_AUTHENTICATE.bindparams(digest=tokens.digest(token)))
+async def authenticate(tx: RequestTransaction, token: str) -> Principal | None:
+    # Scope-free: the token decides the business.
+    row = await lookups.session(tx, token)
     if row is None:
         return None
-    principal = Principal(
+    return Principal(
         business_id=row.business_id,
         session_id=row.session_id,
         staff_member_id=row.staff_member_id,
         customer_id=row.customer_id,
         role=StaffRole(row.role) if row.role else None,
     )
-    return LiveSession(principal=principal, expires_at=row.expires_at)
-
-
-async def authenticate(tx: RequestTransaction, token: str) -> Principal | None:
-    """The bearer token's viewer, from the database (the server asks through its
-    session cache: auth/session_cache.py)."""
-    live = await live_session(tx, token)
-    return live.principal if live else None
 
 
 async def open_session(
@@ -121,7 +100,6 @@ async def end_sessions(
         statement = statement.where(sessions.c.id != keep)
     ended = (await tx.rows(statement.returning(sessions.c.id))) or []
     if ended:
-        session_cache.forget_after_commit(tx, [row.id for row in ended])
         # NOTIFY is transactional: listeners hear of it only once this commits.
         payload = ",".join(str(row.id) for row in ended)
         await tx.execute(

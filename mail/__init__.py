@@ -16,6 +16,7 @@ import aiosmtplib
 
 from config import Settings
 from errors import DeliveryFailed
+from mail.templates import Letter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,18 @@ def compose(
     message.set_content(text, cte="7bit" if readable else None)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def from_business(business: str, letter: Letter, *, sender: str, to: str) -> EmailMessage:
+    """A letter sent in the name of a business (its name, the portal's address)."""
+    return compose(
+        sender_name=business,
+        sender=sender,
+        to=to,
+        subject=letter.subject,
+        text=letter.text,
+        html=letter.html,
+    )
 
 
 class SmtpMailer:

@@ -66,3 +66,17 @@ def staff_invitation(*, business: str, name: str, inviter: str, link: str, days:
         link,
         "Join the team",
     )
+
+
+def staff_password_reset(*, business: str, name: str, link: str, minutes: int) -> Letter:
+    return _letter(
+        f"Reset your {business} team password",
+        [
+            f"Hello {name},",
+            f"Someone asked to reset the password of your {business} team account. If it was "
+            "not you, ignore this email: your password stays as it is.",
+            f"The link works once and expires in {minutes} minutes.",
+        ],
+        link,
+        "Choose a new password",
+    )

@@ -1,6 +1,6 @@
 """SQLModel tables, one module per domain. Importing this package registers them all."""
 
-from models.access import AuthSession, LoginFailure, PortalToken, PortalTokenPurpose
+from models.access import AuthSession, LoginFailure, PortalToken, StaffToken, TokenPurpose
 from models.appointment import Appointment, AppointmentStatus
 from models.business import Business
 from models.customer import Customer, PortalStatus
@@ -15,8 +15,9 @@ __all__ = [
     "LoginFailure",
     "PortalStatus",
     "PortalToken",
-    "PortalTokenPurpose",
     "StaffInvitation",
     "StaffMember",
     "StaffRole",
+    "StaffToken",
+    "TokenPurpose",
 ]

@@ -1,4 +1,4 @@
-"""Sessions, portal tokens and login failures: the tables behind signing in."""
+"""Sessions, emailed tokens and login failures: the tables behind signing in."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class AuthSession(SQLModel, table=True):
     ip_address: str | None = Field(default=None, max_length=64)
 
 
-class PortalTokenPurpose(enum.StrEnum):
+class TokenPurpose(enum.StrEnum):
+    """What an emailed token is for (staff invitations have a table of their own)."""
+
     INVITATION = "INVITATION"
     PASSWORD_RESET = "PASSWORD_RESET"
 
@@ -53,6 +55,24 @@ class PortalToken(SQLModel, table=True):
     id: uuid.UUID = id_field()
     business_id: uuid.UUID = business_id_field()
     customer_id: uuid.UUID = reference("customers.id")
+    purpose: str = Field(max_length=20)
+    token_hash: bytes = Field(unique=True)
+    expires_at: datetime = timestamp()
+    used_at: datetime | None = timestamp(nullable=True)
+    created_at: datetime = timestamp(server_default=True)
+
+
+class StaffToken(SQLModel, table=True):
+    """A single-use emailed token for a staff member: a password reset."""
+
+    __tablename__ = "staff_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('PASSWORD_RESET')", name="staff_tokens_purpose"),
+    )
+
+    id: uuid.UUID = id_field()
+    business_id: uuid.UUID = business_id_field()
+    staff_member_id: uuid.UUID = reference("staff_members.id")
     purpose: str = Field(max_length=20)
     token_hash: bytes = Field(unique=True)
     expires_at: datetime = timestamp()

@@ -85,19 +85,22 @@ class RequestContext:
             self.loaders = Loaders(self.tx, self.principal)
 
     @contextmanager
-    def acting_for(self, business_id: uuid.UUID) -> Iterator[None]:
-        """Work for a business before anyone of it is signed in (accepting an emailed
-        token, say). The previous viewer is back afterwards, unless the work signs
-        someone in (`act_as`) after this block."""
+    def acting_for(self, business_id: uuid.UUID, job: str) -> Iterator[Principal]:
+        """Do one job for a business before anyone of it is signed in (redeeming an
+        emailed link, say) as its system principal (`Principal.system`): scopes give it
+        the business's rows, and it is no viewer (`viewer()`, `staff()` refuse it). The
+        previous viewer is back afterwards, unless the work signs someone in (`act_as`)
+        after this block."""
         previous = self.principal
-        self.act_as(Principal(business_id=business_id, session_id=None))
+        system = Principal.system(business_id, job)
+        self.act_as(system)
         try:
-            yield
+            yield system
         finally:
             self.act_as(previous)
 
     def viewer(self) -> Principal:
-        if self.principal is None:
+        if self.principal is None or self.principal.is_system:
             raise Unauthenticated()
         return self.principal
 
