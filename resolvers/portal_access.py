@@ -2,68 +2,38 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from urllib.parse import quote
+from email.message import EmailMessage
 
-from sqlalchemy import Row, func, insert, select, text, update
+from sqlalchemy import Row, update
 
-from auth import passwords, scopes, sessions, tokens
-from auth.login_limits import account_key
+from auth import emailed_tokens, lookups, passwords, scopes, sessions
+from auth.emailed_tokens import INVALID_LINK, Kind
 from auth.principal import Principal
 from auth.sessions import IssuedSession
-from db import RequestTransaction
 from errors import BadInput, Conflict, Unauthenticated
-from mail import compose, templates
-from models import PortalStatus, PortalTokenPurpose
-from models.access import PortalToken
-from models.columns import utcnow
+from mail import from_business, templates
+from models import PortalStatus
 from resolvers import customers as customer_rules
 from resolvers import inputs
-from resolvers.accounts import WRONG_CREDENTIALS, start_session
-from resolvers.context import RequestContext, Services
+from resolvers.accounts import (
+    WRONG_CREDENTIALS,
+    mail_after_response,
+    portal_lockout_key,
+    start_session,
+    store_password,
+)
+from resolvers.context import RequestContext
 
-portal_tokens = PortalToken.__table__
 customers = scopes.customers
-INVALID_LINK = "This link is invalid, already used or expired. Ask for a new one."
-RESETS_PER_HOUR = 3
 
 
-def portal_link(ctx: RequestContext, slug: str, page: str, token: str) -> str:
-    return f"{ctx.settings.public_url}/portal/{quote(slug)}/{page}?token={quote(token)}"
-
-
-async def _kill_tokens(ctx: RequestContext, customer_id: uuid.UUID, purpose: str | None) -> None:
-    statement = update(portal_tokens).where(
-        portal_tokens.c.customer_id == customer_id, portal_tokens.c.used_at.is_(None)
-    )
-    if purpose is not None:
-        statement = statement.where(portal_tokens.c.purpose == purpose)
-    await ctx.tx.execute(statement.values(used_at=func.now()))
-
-
-async def _issue_token(
-    ctx: RequestContext, customer: Row, purpose: PortalTokenPurpose, lifetime: timedelta
-) -> str:
-    await _kill_tokens(ctx, customer.id, purpose)  # a newer link voids older ones
-    token, digest = tokens.new_token()
-    await ctx.tx.execute(
-        insert(portal_tokens).values(
-            id=uuid.uuid4(),
-            business_id=customer.business_id,
-            customer_id=customer.id,
-            purpose=purpose,
-            token_hash=digest,
-            expires_at=utcnow() + lifetime,
-        )
-    )
-    return token
-
-
-async def _set_status(ctx: RequestContext, customer: Row, **values: object) -> Row:
+async def _set_status(
+    ctx: RequestContext, writer: Principal, customer: Row, **values: object
+) -> Row:
     updated = await ctx.tx.first(
         update(customers)
-        .where(customers.c.id == customer.id, customers.c.business_id == customer.business_id)
+        .where(customers.c.id == customer.id, scopes.customers_writable_by(writer))
         .values(**values)
         .returning(*scopes.customer_columns)
     )
@@ -71,126 +41,84 @@ async def _set_status(ctx: RequestContext, customer: Row, **values: object) -> R
     return updated
 
 
-async def invite(ctx: RequestContext, customer_id: str) -> Row:
-    ctx.team_manager()
-    customer = await customer_rules.get(ctx, customer_id, field="customerId")
+async def invite(ctx: RequestContext, customer_id: str, *, field: str) -> Row:
+    viewer = ctx.team_manager()
+    customer = await customer_rules.get(ctx, customer_id, field=field)
     if not customer.email:
-        raise BadInput("Add an email address to this customer first.", field="customerId")
+        raise BadInput("Add an email address to this customer first.", field=field)
     if customer.portal_status == PortalStatus.ACTIVE:
         raise Conflict("This customer already has portal access.")
     business = await ctx.loaders.business.load(customer.business_id)
-    days = ctx.settings.INVITATION_TTL_DAYS
+    kind, days = emailed_tokens.CUSTOMER_INVITATION, ctx.settings.INVITATION_TTL_DAYS
     async with ctx.unit_of_work():
-        token = await _issue_token(
-            ctx, customer, PortalTokenPurpose.INVITATION, timedelta(days=days)
+        issued = await emailed_tokens.issue(
+            ctx.tx, viewer, kind, account=customer.id, lifetime=timedelta(days=days)
         )
         updated = await _set_status(
-            ctx, customer, portal_status=PortalStatus.INVITED, password_hash=None
+            ctx, viewer, customer, portal_status=PortalStatus.INVITED, password_hash=None
         )
         letter = templates.portal_invitation(
             business=business.name,
             customer=customer.name,
-            link=portal_link(ctx, business.slug, "accept-invite", token),
+            link=emailed_tokens.link(ctx.settings.public_url, kind, business.slug, issued.token),
             days=days,
         )
         # Sent inside the unit of work: if the mail server refuses, nothing changes.
-        await ctx.services.mailer.send(business_mail(ctx, business, customer.email, letter))
+        await ctx.services.mailer.send(
+            from_business(business.name, letter, sender=ctx.settings.SMTP_FROM, to=customer.email)
+        )
     return updated
 
 
-def business_mail(ctx: RequestContext, business: Row, to: str, letter: templates.Letter):  # noqa: ANN202
-    return compose(
-        sender_name=business.name,
-        sender=ctx.settings.SMTP_FROM,
-        to=to,
-        subject=letter.subject,
-        text=letter.text,
-        html=letter.html,
-    )
-
-
-async def token_business(ctx: RequestContext, function: str, token: str) -> uuid.UUID | None:
-    if not token or len(token) > 200:
-        return None
-    return await ctx.tx.scalar(
-        text(f"SELECT {function}(:digest)").bindparams(digest=tokens.digest(token))
-    )
-
-
-async def _live_token(ctx: RequestContext, token: str, purpose: PortalTokenPurpose) -> Row:
-    """The unused, unexpired token row (locked), read in its business's scope."""
-    row = await ctx.tx.first(
-        select(portal_tokens)
-        .where(
-            portal_tokens.c.token_hash == tokens.digest(token),
-            portal_tokens.c.purpose == purpose,
-            portal_tokens.c.used_at.is_(None),
-            portal_tokens.c.expires_at > func.now(),
-        )
-        .with_for_update()
-    )
-    if row is None:
-        raise Unauthenticated(INVALID_LINK)
-    return row
-
-
-async def _use_token(
+async def _redeem(
     ctx: RequestContext,
+    kind: Kind,
     token: str,
-    purpose: PortalTokenPurpose,
     password: str,
     field: str,
     allowed: tuple[PortalStatus, ...],
 ) -> IssuedSession:
-    business_id = await token_business(ctx, "portal_token_business", token)
-    if business_id is None:
-        raise Unauthenticated(INVALID_LINK)
+    business_id = await emailed_tokens.business_of(ctx.tx, kind, token)
     async with ctx.unit_of_work():
-        with ctx.acting_for(business_id):
-            row = await _live_token(ctx, token, purpose)
-            customer = await ctx.loaders.customer.load(row.customer_id)
+        with ctx.acting_for(business_id, f"redeem a customer's {kind.page} link") as system:
+            link = await emailed_tokens.claim(ctx.tx, system, kind, token)
+            customer = await ctx.loaders.customer.load(link.customer_id)
             if customer is None or customer.portal_status not in allowed:
                 raise Unauthenticated(INVALID_LINK)
-            # Checked after the token, and before it is used: a refused password leaves
+            # Checked after the link, and before it is used: a refused password leaves
             # the link working.
             passwords.check_policy(password, field=field)
             password_hash = await passwords.hash_password(password)
-            await _kill_tokens(ctx, customer.id, None)
+            await emailed_tokens.spend(ctx.tx, system, kind, link)
             await _set_status(
-                ctx, customer, portal_status=PortalStatus.ACTIVE, password_hash=password_hash
+                ctx,
+                system,
+                customer,
+                portal_status=PortalStatus.ACTIVE,
+                password_hash=password_hash,
             )
             await sessions.end_sessions(ctx.tx, customer_id=customer.id)
             business = await ctx.loaders.business.load(business_id)
         principal = Principal(business_id=business_id, session_id=None, customer_id=customer.id)
         issued = await start_session(ctx, principal)
     # A new password ends any lockout, once the change itself is in.
-    await ctx.services.login_limits.succeeded(account_key("portal", business.slug, customer.email))
+    await ctx.services.login_limits.succeeded(portal_lockout_key(business.slug, customer.email))
     return issued
 
 
-async def accept_invitation(ctx: RequestContext, *, token: str, password: str) -> IssuedSession:
-    return await _use_token(
-        ctx, token, PortalTokenPurpose.INVITATION, password, "password", (PortalStatus.INVITED,)
+async def accept_invitation(
+    ctx: RequestContext, *, token: str, password: str, field: str
+) -> IssuedSession:
+    return await _redeem(
+        ctx, emailed_tokens.CUSTOMER_INVITATION, token, password, field, (PortalStatus.INVITED,)
     )
 
 
-async def reset_password(ctx: RequestContext, *, token: str, new_password: str) -> IssuedSession:
-    return await _use_token(
-        ctx,
-        token,
-        PortalTokenPurpose.PASSWORD_RESET,
-        new_password,
-        "newPassword",
-        (PortalStatus.ACTIVE,),
-    )
-
-
-async def _portal_account(ctx: RequestContext, slug: str, email: str) -> Row | None:
-    return await ctx.tx.first(
-        text(
-            "SELECT business_id, customer_id, password_hash, portal_status "
-            "FROM portal_login_account(:slug, :email)"
-        ).bindparams(slug=slug, email=email)
+async def reset_password(
+    ctx: RequestContext, *, token: str, new_password: str, field: str
+) -> IssuedSession:
+    return await _redeem(
+        ctx, emailed_tokens.CUSTOMER_RESET, token, new_password, field, (PortalStatus.ACTIVE,)
     )
 
 
@@ -198,10 +126,10 @@ async def log_in(
     ctx: RequestContext, *, business_slug: str, email: str, password: str
 ) -> IssuedSession:
     slug, address = inputs.lookup_key(business_slug), inputs.login_email(email)
-    account = account_key("portal", slug, address)
+    account = portal_lockout_key(slug, address)
     limits = ctx.services.login_limits
     await limits.reserve(account, ctx.client_ip)
-    row = await _portal_account(ctx, slug, address)
+    row = await lookups.portal_login(ctx.tx, slug, address)
     usable = row is not None and row.portal_status == PortalStatus.ACTIVE
     ok, new_hash = await passwords.verify_password(row.password_hash if usable else None, password)
     if not (ok and usable):
@@ -210,12 +138,7 @@ async def log_in(
     principal = Principal(business_id=row.business_id, session_id=None, customer_id=row.customer_id)
     async with ctx.unit_of_work():
         if new_hash:
-            with ctx.acting_for(row.business_id):
-                await ctx.tx.execute(
-                    update(customers)
-                    .where(customers.c.id == row.customer_id)
-                    .values(password_hash=new_hash)
-                )
+            await store_password(ctx, principal, new_hash)
         return await start_session(ctx, principal)
 
 
@@ -223,69 +146,47 @@ async def request_password_reset(ctx: RequestContext, *, business_slug: str, ema
     """Always true, whether or not the account exists; only an active one gets mail. All the
     work happens after the response, so its timing tells nothing about the account."""
     slug, address = inputs.lookup_key(business_slug), inputs.login_email(email)
-    services = ctx.services
-    ctx.tx.after_commit(
-        lambda: _send_password_reset(services, slug, address), key=("reset", slug, address)
+    mail_after_response(
+        ctx, ("reset", slug, address), lambda job: _customer_reset_mail(job, slug, address)
     )
     return True
 
 
-async def _send_password_reset(services: Services, slug: str, address: str) -> None:
-    ctx = RequestContext(
-        services=services, tx=RequestTransaction(services.engine), client_ip="background"
-    )
-    try:
-        message = await _issue_password_reset(ctx, slug, address)
-    finally:
-        await ctx.tx.close()  # the token is committed before anyone can follow the link
-    if message is not None:
-        await services.mailer.send(message)
-
-
-async def _issue_password_reset(ctx: RequestContext, slug: str, address: str):  # noqa: ANN202
-    row = await _portal_account(ctx, slug, address)
+async def _customer_reset_mail(ctx: RequestContext, slug: str, address: str) -> EmailMessage | None:
+    row = await lookups.portal_login(ctx.tx, slug, address)
     if row is None or row.portal_status != PortalStatus.ACTIVE:
         return None
-    minutes = ctx.settings.PASSWORD_RESET_TTL_MINUTES
-    with ctx.acting_for(row.business_id):
-        # One reset at a time per customer: the count, the voiding of older links and the
-        # new link must not interleave with another request's.
-        await ctx.tx.execute(
-            select(customers.c.id).where(customers.c.id == row.customer_id).with_for_update()
-        )
-        recent = await ctx.tx.scalar(
-            select(func.count())
-            .select_from(portal_tokens)
-            .where(
-                portal_tokens.c.customer_id == row.customer_id,
-                portal_tokens.c.purpose == PortalTokenPurpose.PASSWORD_RESET,
-                portal_tokens.c.created_at > func.now() - timedelta(hours=1),
+    kind, minutes = emailed_tokens.CUSTOMER_RESET, ctx.settings.PASSWORD_RESET_TTL_MINUTES
+    with ctx.acting_for(row.business_id, "mail a customer password reset link") as system:
+        async with ctx.unit_of_work():
+            issued = await emailed_tokens.issue(
+                ctx.tx,
+                system,
+                kind,
+                account=row.customer_id,
+                lifetime=timedelta(minutes=minutes),
+                limit=emailed_tokens.RESETS,
             )
-        )
-        if recent >= RESETS_PER_HOUR:  # no mailbox flooding
+        if issued is None:
             return None
         customer = await ctx.loaders.customer.load(row.customer_id)
         business = await ctx.loaders.business.load(row.business_id)
-        async with ctx.unit_of_work():
-            token = await _issue_token(
-                ctx, customer, PortalTokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes)
-            )
     letter = templates.password_reset(
         business=business.name,
         customer=customer.name,
-        link=portal_link(ctx, business.slug, "reset-password", token),
+        link=emailed_tokens.link(ctx.settings.public_url, kind, business.slug, issued.token),
         minutes=minutes,
     )
-    return business_mail(ctx, business, customer.email, letter)
+    return from_business(business.name, letter, sender=ctx.settings.SMTP_FROM, to=customer.email)
 
 
-async def revoke(ctx: RequestContext, customer_id: str) -> Row:
-    ctx.team_manager()
-    customer = await customer_rules.get(ctx, customer_id, field="customerId")
+async def revoke(ctx: RequestContext, customer_id: str, *, field: str) -> Row:
+    viewer = ctx.team_manager()
+    customer = await customer_rules.get(ctx, customer_id, field=field)
     async with ctx.unit_of_work():
-        await _kill_tokens(ctx, customer.id, None)
+        await emailed_tokens.void(ctx.tx, viewer, emailed_tokens.PORTAL, customer.id)
         updated = await _set_status(
-            ctx, customer, portal_status=PortalStatus.REVOKED, password_hash=None
+            ctx, viewer, customer, portal_status=PortalStatus.REVOKED, password_hash=None
         )
         await sessions.end_sessions(ctx.tx, customer_id=customer.id)
     return updated

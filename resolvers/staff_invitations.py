@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, insert
 from sqlalchemy.exc import IntegrityError
 
-from auth import passwords, scopes, tokens
+from auth import emailed_tokens, lookups, passwords, scopes
 from auth.principal import Principal
 from auth.sessions import IssuedSession
 from db import violated_constraint
-from errors import BadInput, Conflict, Forbidden, Unauthenticated
-from mail import templates
+from errors import BadInput, Conflict, Forbidden
+from mail import from_business, templates
 from models import StaffRole
-from models.columns import utcnow
 from resolvers import inputs
-from resolvers.accounts import email_taken, start_session
-from resolvers.portal_access import INVALID_LINK, business_mail, token_business
+from resolvers.accounts import start_session
+from resolvers.context import RequestContext
 
-if TYPE_CHECKING:
-    from resolvers.context import RequestContext
-
-invitations = scopes.staff_invitations
 staff_members = scopes.staff_members
 
 
@@ -34,65 +28,46 @@ async def invite(ctx: RequestContext, *, name: str, email: str, role: StaffRole)
         raise Forbidden("Only an owner can invite another owner.")
     name = inputs.text(name, "name", max_length=200, label="name")
     email = inputs.email(email)
-    if await email_taken(ctx, email):
+    if await lookups.staff_email_taken(ctx.tx, email):
         raise BadInput("This person already has a staff account.", field="email")
     business = await ctx.loaders.business.load(viewer.business_id)
     inviter = await ctx.loaders.staff_member.load(viewer.staff_member_id)
-    days = ctx.settings.INVITATION_TTL_DAYS
-    token, digest = tokens.new_token()
+    kind, days = emailed_tokens.STAFF_INVITATION, ctx.settings.INVITATION_TTL_DAYS
     async with ctx.unit_of_work():
-        await ctx.tx.execute(
-            update(invitations)
-            .where(
-                invitations.c.business_id == viewer.business_id,
-                invitations.c.email == email,
-                invitations.c.accepted_at.is_(None),
-                invitations.c.voided_at.is_(None),
-            )
-            .values(voided_at=func.now())
+        issued = await emailed_tokens.issue(
+            ctx.tx,
+            viewer,
+            kind,
+            account=email,
+            lifetime=timedelta(days=days),
+            name=name,
+            role=role,
+            invited_by_id=viewer.staff_member_id,
         )
-        row = await ctx.tx.first(
-            insert(invitations)
-            .values(
-                id=uuid.uuid4(),
-                business_id=viewer.business_id,
-                name=name,
-                email=email,
-                role=role,
-                token_hash=digest,
-                invited_by_id=viewer.staff_member_id,
-                expires_at=utcnow() + timedelta(days=days),
-            )
-            .returning(*scopes.readable(invitations))
-        )
-        link = f"{ctx.settings.public_url}/team/{business.slug}/accept-invite?token={token}"
         letter = templates.staff_invitation(
-            business=business.name, name=name, inviter=inviter.name, link=link, days=days
+            business=business.name,
+            name=name,
+            inviter=inviter.name,
+            link=emailed_tokens.link(ctx.settings.public_url, kind, business.slug, issued.token),
+            days=days,
         )
-        await ctx.services.mailer.send(business_mail(ctx, business, email, letter))
-    return row
+        # Sent inside the unit of work: if the mail server refuses, nothing changes.
+        await ctx.services.mailer.send(
+            from_business(business.name, letter, sender=ctx.settings.SMTP_FROM, to=email)
+        )
+    return issued.row
 
 
-async def accept(ctx: RequestContext, *, token: str, password: str) -> IssuedSession:
-    business_id = await token_business(ctx, "staff_invitation_business", token)
-    if business_id is None:
-        raise Unauthenticated(INVALID_LINK)
+async def accept(ctx: RequestContext, *, token: str, password: str, field: str) -> IssuedSession:
+    kind = emailed_tokens.STAFF_INVITATION
+    business_id = await emailed_tokens.business_of(ctx.tx, kind, token)
     async with ctx.unit_of_work():
-        with ctx.acting_for(business_id):
-            invitation = await ctx.tx.first(
-                select(invitations)
-                .where(
-                    invitations.c.token_hash == tokens.digest(token),
-                    invitations.c.accepted_at.is_(None),
-                    invitations.c.voided_at.is_(None),
-                    invitations.c.expires_at > func.now(),
-                )
-                .with_for_update()
-            )
-            if invitation is None:
-                raise Unauthenticated(INVALID_LINK)
-            passwords.check_policy(password)
-            if await email_taken(ctx, invitation.email):
+        with ctx.acting_for(business_id, "redeem a team invitation") as system:
+            invitation = await emailed_tokens.claim(ctx.tx, system, kind, token)
+            # Checked after the link, and before it is used: a refused password leaves
+            # the link working.
+            passwords.check_policy(password, field=field)
+            if await lookups.staff_email_taken(ctx.tx, invitation.email):
                 raise Conflict("This email already has a staff account; sign in instead.")
             staff_id = uuid.uuid4()
             try:
@@ -110,11 +85,7 @@ async def accept(ctx: RequestContext, *, token: str, password: str) -> IssuedSes
                 if violated_constraint(error) == "staff_members_email_key":
                     raise Conflict("This email already has a staff account.") from None
                 raise
-            await ctx.tx.execute(
-                update(invitations)
-                .where(invitations.c.id == invitation.id)
-                .values(accepted_at=func.now(), staff_member_id=staff_id)
-            )
+            await emailed_tokens.spend(ctx.tx, system, kind, invitation, staff_member_id=staff_id)
         principal = Principal(
             business_id=business_id,
             session_id=None,

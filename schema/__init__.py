@@ -18,12 +18,13 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from schema.accounts import AccountMutations, AccountQueries
 from schema.appointments import AppointmentMutations, AppointmentQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.errors import shape
 from schema.nodes import NodeQueries
 from schema.portal_access import PortalAccessMutations
-from schema.viewer import AccountMutations, AccountQueries
+from schema.staff_invitations import StaffInvitationMutations
 
 MAX_DEPTH = 15
 MAX_ALIASES = 30
@@ -32,7 +33,13 @@ MAX_TOKENS = 5000
 Query = merge_types("Query", (AccountQueries, NodeQueries, CustomerQueries, AppointmentQueries))
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, CustomerMutations, AppointmentMutations, PortalAccessMutations),
+    (
+        AccountMutations,
+        CustomerMutations,
+        AppointmentMutations,
+        PortalAccessMutations,
+        StaffInvitationMutations,
+    ),
 )
 
 

@@ -1,63 +1,19 @@
-"""Invitations, customer sign-in, password reset and revocation; team invitations."""
+"""Customers' portal access: invitations, sign-in, password reset and revocation
+(resolvers/portal_access.py)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
 import strawberry
-from sqlalchemy import Row
 from strawberry.types import Info
 
-from models import StaffRole as StaffRoleValues
-from resolvers import global_ids, portal_access, staff_invitations
+from resolvers import portal_access
 from resolvers.context import RequestContext
-from schema.accounts import StaffMember
+from schema.accounts import AuthPayload
 from schema.customers import Customer
-from schema.enums import StaffRole
-from schema.relay import Node
-from schema.viewer import AuthPayload
-
-
-@strawberry.type
-class StaffInvitation(Node):
-    name: str
-    email: str
-    role: StaffRole
-    expires_at: datetime
-    accepted_at: datetime | None
-    created_at: datetime
-    invited_by_key: strawberry.Private[uuid.UUID | None]
-
-    @classmethod
-    def from_row(cls, row: Row) -> StaffInvitation:
-        return cls(
-            id=global_ids.encode("StaffInvitation", row.id),
-            name=row.name,
-            email=row.email,
-            role=StaffRoleValues(row.role),
-            expires_at=row.expires_at,
-            accepted_at=row.accepted_at,
-            created_at=row.created_at,
-            invited_by_key=row.invited_by_id,
-        )
-
-    @strawberry.field
-    async def invited_by(self, info: Info[RequestContext, None]) -> StaffMember | None:
-        if self.invited_by_key is None:
-            return None
-        row = await info.context.loaders.staff_member.load(self.invited_by_key)
-        return StaffMember.from_row(row) if row else None
 
 
 @strawberry.input
 class AcceptPortalInvitationInput:
-    token: str
-    password: str
-
-
-@strawberry.input
-class AcceptStaffInvitationInput:
     token: str
     password: str
 
@@ -81,27 +37,21 @@ class ResetPasswordInput:
     new_password: str
 
 
-@strawberry.input
-class InviteStaffMemberInput:
-    name: str
-    email: str
-    role: StaffRole
-
-
 @strawberry.type
 class PortalAccessMutations:
     @strawberry.mutation(description="Emails the customer a single-use link to the portal.")
     async def invite_customer_to_portal(
         self, info: Info[RequestContext, None], customer_id: strawberry.ID
     ) -> Customer:
-        return Customer.from_row(await portal_access.invite(info.context, customer_id))
+        row = await portal_access.invite(info.context, customer_id, field="customerId")
+        return Customer.from_row(row)
 
     @strawberry.mutation
     async def accept_portal_invitation(
         self, info: Info[RequestContext, None], input: AcceptPortalInvitationInput
     ) -> AuthPayload:
         issued = await portal_access.accept_invitation(
-            info.context, token=input.token, password=input.password
+            info.context, token=input.token, password=input.password, field="password"
         )
         return AuthPayload.of(issued)
 
@@ -130,7 +80,7 @@ class PortalAccessMutations:
         self, info: Info[RequestContext, None], input: ResetPasswordInput
     ) -> AuthPayload:
         issued = await portal_access.reset_password(
-            info.context, token=input.token, new_password=input.new_password
+            info.context, token=input.token, new_password=input.new_password, field="newPassword"
         )
         return AuthPayload.of(issued)
 
@@ -138,22 +88,5 @@ class PortalAccessMutations:
     async def revoke_portal_access(
         self, info: Info[RequestContext, None], customer_id: strawberry.ID
     ) -> Customer:
-        return Customer.from_row(await portal_access.revoke(info.context, customer_id))
-
-    @strawberry.mutation(description="Owners and admins only.")
-    async def invite_staff_member(
-        self, info: Info[RequestContext, None], input: InviteStaffMemberInput
-    ) -> StaffInvitation:
-        row = await staff_invitations.invite(
-            info.context, name=input.name, email=input.email, role=StaffRoleValues(input.role)
-        )
-        return StaffInvitation.from_row(row)
-
-    @strawberry.mutation
-    async def accept_staff_invitation(
-        self, info: Info[RequestContext, None], input: AcceptStaffInvitationInput
-    ) -> AuthPayload:
-        issued = await staff_invitations.accept(
-            info.context, token=input.token, password=input.password
-        )
-        return AuthPayload.of(issued)
+        row = await portal_access.revoke(info.context, customer_id, field="customerId")
+        return Customer.from_row(row)
