@@ -221,7 +221,9 @@ async def test_staff_sign_in_locks_too(api: Api) -> None:
     error = await api.error(query, {"p": factories.PASSWORD})
     assert code(error) == "RATE_LIMITED"
     assert error["extensions"]["retryAfter"] > 0
-    assert staff.token
+    # the lockout refuses new sign-ins only: the owner's open session still works
+    me = await api.gql("{ viewer { ... on StaffMember { email } } }", token=staff.token)
+    assert me["viewer"] == {"email": "locked@example.com"}
 
 
 async def test_password_reset(api: Api, mailbox: Mailbox, superuser: asyncpg.Connection) -> None:
