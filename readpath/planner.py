@@ -43,11 +43,11 @@ from sqlalchemy import Select, func, select
 from errors import PortalError
 from readpath.declarations import (
     ROOTS,
-    Fallback,
     TYPES,
     Column,
     Computed,
     Connection,
+    Fallback,
     Related,
     RootObject,
     Rows,
@@ -271,7 +271,9 @@ class Planner:
                 raise Fallback
             base = self._source(declared.source, self.context.principal)
             target = (
-                base.where(base.selected_columns.id == alias.c[spec.key]).correlate(alias).subquery()
+                base.where(base.selected_columns.id == alias.c[spec.key])
+                .correlate(alias)
+                .subquery()
             )
             inner = Slots()
             write = self._object(declared, graphql_type, target, details, inner)
@@ -359,8 +361,12 @@ class Planner:
             if name == "__typename":
                 parts.append((key, lambda _r, _n, _p, t=connection_type.name: t))
             elif name == "edges":
-                parts.append((key, self._edges(spec, connection_type, field_details, alias,
-                                               row_slots, cursor)))
+                parts.append(
+                    (
+                        key,
+                        self._edges(spec, connection_type, field_details, alias, row_slots, cursor),
+                    )
+                )
             elif name == "pageInfo":
                 parts.append((key, self._page_info(connection_type, field_details, page, cursor)))
             elif name == "totalCount":
@@ -407,8 +413,9 @@ class Planner:
             elif name == "cursor":
                 parts.append((key, cursor))
             elif name == "node" and get_named_type(edge_type.fields["node"].type) is node_type:
-                parts.append((key, self._object(declared, node_type, alias, field_details,
-                                                row_slots)))
+                parts.append(
+                    (key, self._object(declared, node_type, alias, field_details, row_slots))
+                )
             else:
                 raise Fallback
         write_edge = _object_writer(parts)

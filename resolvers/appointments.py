@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, Select, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, insert, select
 from strawberry.dataloader import DataLoader
 
 from auth import scopes
@@ -29,6 +29,7 @@ from resolvers.pagination import (
     split_pages,
     to_page,
 )
+from resolvers.updates import update_row
 
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
@@ -226,13 +227,16 @@ async def _own(ctx: RequestContext, appointment_id: str) -> Row:
 
 async def _save(ctx: RequestContext, row: Row, values: dict) -> Row:
     async with ctx.unit_of_work():
-        updated = await ctx.tx.first(
-            update(appointments)
-            .where(appointments.c.id == row.id, appointments.c.business_id == row.business_id)
-            .values(**values)
-            .returning(appointments)
+        updated = await update_row(
+            ctx,
+            appointments,
+            row.id,
+            writable=scopes.appointments_writable_by(ctx.principal),
+            values=values,
+            columns=appointments.c,
+            loader="appointment",
+            what="Appointment",
         )
-    ctx.loaders.appointment.prime(row.id, updated, force=True)
     return updated
 
 

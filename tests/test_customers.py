@@ -127,10 +127,9 @@ async def test_list_is_by_name_with_search_and_cursor_paging(api: Api) -> None:
     assert found["totalCount"] == 1
 
 
-async def test_first_is_capped_and_checked(api: Api) -> None:
+async def test_first_and_after_are_checked(api: Api) -> None:
+    # (The cap on `first` is shown by the next test, with more customers than the cap.)
     staff = await factories.register(api)
-    page = (await api.gql(LIST, {"first": 1000}, token=staff.token))["customers"]
-    assert page["edges"] == []
     error = await api.error(LIST, {"first": -1}, token=staff.token)
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
     error = await api.error(LIST, {"after": "garbage!"}, token=staff.token)

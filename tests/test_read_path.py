@@ -10,6 +10,7 @@ from tests import factories
 from tests.client import Api
 from tests.test_dataloaders import DASHBOARD, statements
 
+
 async def _business_with_visits(api: Api, customers: int) -> factories.Staff:
     staff = await factories.register(api)
     names = " ".join(
@@ -115,9 +116,10 @@ async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:  #
         for id_ in ids:
             seen[(viewer, id_)] = (await api.gql(document, {"id": id_}, token=viewer))["node"]
     assert set(api.read_paths) == {"compiled"}
-    assert seen[(staff.token, visit["id"])]["customer"]["name"] == seen[
-        (staff.token, person.id)
-    ]["name"]
+    assert (
+        seen[(staff.token, visit["id"])]["customer"]["name"]
+        == seen[(staff.token, person.id)]["name"]
+    )
     assert seen[(other.token, person.id)] is None
     assert seen[(person.token, other.business_id)] is None
     assert seen[(None, staff.id)] is None

@@ -158,12 +158,12 @@ async def test_a_customer_signs_only_their_own_sent_row_and_only_its_signature(
         SIGNING.update(ann, body="new terms")
     staff = Principal(business_id=BUSINESS, session_id=None, staff_member_id=uuid.uuid4())
     assert "false" in _sql(SIGNING.update(staff, status="SIGNED"))[0].lower()
-    rows = await superuser.fetch("SELECT customer_id, status, signer_name, body FROM scratch_papers")
+    rows = await superuser.fetch(
+        "SELECT customer_id, status, signer_name, body FROM scratch_papers"
+    )
     assert sorted((r["customer_id"] == ANN, r["status"], r["signer_name"]) for r in rows) == [
         (False, "SENT", None),
         (True, "SENT", None),
         (True, "SIGNED", "Ann"),
     ]
     assert {r["body"] for r in rows} == {"terms"}
-
-
