@@ -1,0 +1,148 @@
+"""Customers: the business's address book, and the people who use the portal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Row, Select, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from auth import scopes
+from db import violated_constraint
+from errors import BadInput, NotFound
+from models import PortalStatus
+from models.access import PortalToken
+from resolvers import global_ids, inputs, loaders, nodes
+from resolvers.pagination import Ordering, Page, page_args, page_query, to_page
+from resolvers.updates import update_row
+
+if TYPE_CHECKING:
+    from resolvers.context import RequestContext
+
+customers = scopes.customers
+portal_tokens = PortalToken.__table__
+
+ORDER = Ordering((("name", False), ("id", False)))
+
+
+def _duplicate_email(error: IntegrityError) -> BadInput | None:
+    if violated_constraint(error) == "customers_business_email":
+        return BadInput("Another customer already has this email address.", field="email")
+    return None
+
+
+def _contact_values(changes: dict[str, object]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if "name" in changes:
+        values["name"] = inputs.text(changes["name"], "name", max_length=200, label="name")
+    if "email" in changes:
+        values["email"] = inputs.optional_email(changes["email"])
+    if "phone" in changes:
+        values["phone"] = inputs.optional_text(
+            changes["phone"], "phone", max_length=40, label="phone number"
+        )
+    if "address" in changes:
+        values["address"] = inputs.optional_text(
+            changes["address"], "address", max_length=1000, label="address", multiline=True
+        )
+    return values
+
+
+async def create(ctx: RequestContext, changes: dict[str, object]) -> Row:
+    viewer = ctx.staff()
+    values = _contact_values(changes)
+    async with ctx.unit_of_work():
+        try:
+            row = await ctx.tx.first(
+                insert(customers)
+                .values(
+                    id=uuid.uuid4(),
+                    business_id=viewer.business_id,
+                    portal_status=PortalStatus.NOT_INVITED,
+                    **values,
+                )
+                .returning(*scopes.customer_columns)
+            )
+        except IntegrityError as error:
+            raise (_duplicate_email(error) or error) from None
+    return row
+
+
+async def get(ctx: RequestContext, customer_id: str, *, field: str = "id") -> Row:
+    key = global_ids.decode(customer_id, "Customer", field=field)
+    row = await ctx.loaders.customer.load(key)
+    if row is None:
+        raise NotFound("Customer")
+    return row
+
+
+async def change(ctx: RequestContext, customer_id: str, changes: dict[str, object]) -> Row:
+    ctx.staff()
+    row = await get(ctx, customer_id)
+    values = _contact_values(changes)
+    email_changes = "email" in values and values["email"] != row.email
+    has_portal = row.portal_status in (PortalStatus.INVITED, PortalStatus.ACTIVE)
+    if email_changes and values["email"] is None and has_portal:
+        raise BadInput(
+            "This customer uses the portal, and their email is their login.", field="email"
+        )
+    if not values:
+        return row
+    async with ctx.unit_of_work():
+        try:
+            updated = await update_row(
+                ctx,
+                customers,
+                row.id,
+                writable=scopes.customers_writable_by(ctx.principal),
+                values=values,
+                columns=scopes.customer_columns,
+                loader="customer",
+                what="Customer",
+            )
+        except IntegrityError as error:
+            raise (_duplicate_email(error) or error) from None
+        if email_changes:
+            # Links already mailed went to the old address: they must not work any more.
+            await ctx.tx.execute(
+                update(portal_tokens)
+                .where(portal_tokens.c.customer_id == row.id, portal_tokens.c.used_at.is_(None))
+                .values(used_at=func.now())
+            )
+    return updated
+
+
+loaders.register("customer", loaders.by_id(scopes.customers_visible_to))
+nodes.register("Customer", "customer")
+
+
+def listing(ctx: RequestContext, *, search: str | None) -> Select:
+    """The root list (staff only): the business's customers, matching `search` if given."""
+    viewer = ctx.staff()
+    query = scopes.customers_visible_to(viewer)
+    term = inputs.optional_text(search, "search", max_length=200, label="search") or ""
+    if term:
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                customers.c.name.ilike(pattern),
+                customers.c.email.ilike(pattern),
+                customers.c.phone.ilike(pattern),
+            )
+        )
+    return query
+
+
+async def list_customers(
+    ctx: RequestContext, *, search: str | None, first: int | None, after: str | None
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    query = listing(ctx, search=search)
+    args = page_args(first, after, ORDER, customers.c)
+    rows = await ctx.tx.rows(page_query(query, ORDER, args))
+
+    async def total() -> int:
+        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
+
+    return to_page(rows, ORDER, args), total
