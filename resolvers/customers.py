@@ -6,14 +6,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, Select, func, insert, or_, select, update
+from sqlalchemy import Row, Select, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from auth import scopes
+from auth import emailed_tokens, scopes
 from db import violated_constraint
 from errors import BadInput, NotFound
 from models import PortalStatus
-from models.access import PortalToken
 from resolvers import global_ids, inputs, loaders, nodes
 from resolvers.pagination import Ordering, Page, page_args, page_query, to_page
 from resolvers.updates import update_row
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
     from resolvers.context import RequestContext
 
 customers = scopes.customers
-portal_tokens = PortalToken.__table__
 
 ORDER = Ordering((("name", False), ("id", False)))
 
@@ -106,11 +104,7 @@ async def change(ctx: RequestContext, customer_id: str, changes: dict[str, objec
             raise (_duplicate_email(error) or error) from None
         if email_changes:
             # Links already mailed went to the old address: they must not work any more.
-            await ctx.tx.execute(
-                update(portal_tokens)
-                .where(portal_tokens.c.customer_id == row.id, portal_tokens.c.used_at.is_(None))
-                .values(used_at=func.now())
-            )
+            await emailed_tokens.void(ctx.tx, ctx.principal, emailed_tokens.PORTAL, row.id)
     return updated
 
 

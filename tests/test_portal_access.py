@@ -475,3 +475,14 @@ async def test_a_flood_of_reset_requests_sends_at_most_three_links(
         "SELECT count(*) FROM portal_tokens WHERE purpose = 'PASSWORD_RESET' AND used_at IS NULL"
     )
     assert live == 1  # each newer link voided the one before
+
+
+async def test_changing_the_email_voids_the_links_mailed_before(api: Api, mailbox: Mailbox) -> None:
+    staff = await factories.register(api)
+    created = await factories.customer(api, staff)
+    token = await factories.invite(api, mailbox, staff, created["id"], created["email"])
+    update = "mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { email } }"
+    await api.gql(
+        update, {"input": {"id": created["id"], "email": "moved@example.com"}}, token=staff.token
+    )
+    assert code((await accept(api, token))["errors"][0]) == "UNAUTHENTICATED"
