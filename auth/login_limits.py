@@ -39,6 +39,15 @@ def _lock_key(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE of what PostgreSQL answered; None when it did not answer at all."""
+    driver_error = getattr(error.orig, "__cause__", None) or error.orig
+    return getattr(driver_error, "sqlstate", None)
+
+
 class LoginLimits:
     def __init__(
         self, engine: AsyncEngine, *, account_limit: int, ip_limit: int, window_minutes: int
@@ -70,9 +79,14 @@ class LoginLimits:
         )
         try:
             return await self._reserve(locks, limits, account, ip_address)
-        except (DBAPIError, SQLAlchemyTimeoutError):
-            # The limiter's few connections or locks are queued up: a flood. Refuse rather
-            # than let the attempt through unchecked.
+        except SQLAlchemyTimeoutError:
+            # The limiter's few connections are all taken and queued for: a flood. Refuse
+            # rather than let the attempt through unchecked.
+            raise RateLimited(1) from None
+        except DBAPIError as error:
+            if _sqlstate(error) != LOCK_NOT_AVAILABLE:
+                raise  # the database is down or failing: an internal error, not a lockout
+            # The account's or the address's lock is queued for (lock_timeout): a flood.
             raise RateLimited(1) from None
 
     async def _reserve(self, locks: list[int], limits, account: bytes, ip_address: str) -> int:  # noqa: ANN001
