@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 import strawberry
@@ -10,7 +11,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -18,29 +18,41 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from schema.accounts import AccountMutations, AccountQueries
-from schema.appointments import AppointmentMutations, AppointmentQueries
-from schema.customers import CustomerMutations, CustomerQueries
+from readpath.extension import CompiledReads
 from schema.errors import shape
-from schema.nodes import NodeQueries
-from schema.portal_access import PortalAccessMutations
-from schema.staff_invitations import StaffInvitationMutations
+from schema.parsing import ParseDocument
 
 MAX_DEPTH = 15
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
-Query = merge_types("Query", (AccountQueries, NodeQueries, CustomerQueries, AppointmentQueries))
-Mutation = merge_types(
-    "Mutation",
-    (
-        AccountMutations,
-        CustomerMutations,
-        AppointmentMutations,
-        PortalAccessMutations,
-        StaffInvitationMutations,
-    ),
+# The domains, one line each: a domain's module holds its types (registering their SQL, node
+# resolution and loaders as it is imported) and its `…Queries` / `…Mutations` classes.
+DOMAINS = (
+    "accounts",
+    "nodes",
+    "customers",
+    "appointments",
+    "portal_access",
+    "staff_invitations",
 )
+
+
+def _roots(suffix: str) -> tuple[type, ...]:
+    """Every domain's root classes named `…{suffix}`, in domain and definition order."""
+    found = []
+    for name in DOMAINS:
+        module = importlib.import_module(f"schema.{name}")
+        found += [
+            value
+            for key, value in vars(module).items()
+            if key.endswith(suffix) and getattr(value, "__module__", None) == module.__name__
+        ]
+    return tuple(found)
+
+
+Query = merge_types("Query", _roots("Queries"))
+Mutation = merge_types("Mutation", _roots("Mutations"))
 
 
 # The limits' rule classes are made once: ValidationCache keys on the rules as well as the
@@ -73,9 +85,11 @@ def build_schema(wiring: Sequence[type[SchemaExtension]] = ()) -> PortalSchema:
             *wiring,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # Both caches live at module level, shared by every request.
-            lambda: ParserCache(maxsize=1000),
+            lambda: ParseDocument(maxsize=1000),
             lambda: AddValidationRules(LIMIT_RULES),
             lambda: ValidationCache(maxsize=1000),
+            # Last: it runs once the document is parsed and validated (readpath/).
+            CompiledReads,
         ],
     )
 

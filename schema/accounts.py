@@ -19,8 +19,9 @@ from models import StaffRole as StaffRoleValues
 from resolvers import accounts, global_ids
 from resolvers.context import RequestContext
 from schema.customers import Customer
-from schema.enums import StaffRole
 from schema.relay import Node, node_type
+
+StaffRole = strawberry.enum(StaffRoleValues, name="StaffRole")
 
 
 @node_type

@@ -11,13 +11,20 @@ from strawberry.types import Info
 
 import readpath
 from auth import scopes
+from models import AppointmentStatus as AppointmentStatusValues
 from resolvers import appointments, global_ids
 from resolvers.appointments import AppointmentRange as RangeValues
 from resolvers.context import RequestContext
 from resolvers.pagination import Ordering
 from schema.customers import Customer, changes_of
-from schema.enums import AppointmentRange, AppointmentStatus
 from schema.relay import Connection, Node, node_type
+
+AppointmentStatus = strawberry.enum(AppointmentStatusValues, name="AppointmentStatus")
+AppointmentRange = strawberry.enum(
+    RangeValues,
+    name="AppointmentRange",
+    description="UPCOMING: not yet ended, soonest first. PAST: ended, newest first.",
+)
 
 
 @node_type

@@ -17,13 +17,14 @@ from resolvers import appointments, customers, global_ids
 from resolvers.appointments import AppointmentRange as Range
 from resolvers.appointments import args_for
 from resolvers.context import RequestContext
-from schema.enums import AppointmentRange, PortalStatus
 from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
-    from schema.appointments import Appointment
+    from schema.appointments import Appointment, AppointmentRange
 
 AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
+AppointmentRangeType = Annotated["AppointmentRange", strawberry.lazy("schema.appointments")]
+PortalStatus = strawberry.enum(PortalStatusValues, name="PortalStatus")
 
 
 @node_type
@@ -54,7 +55,7 @@ class Customer(Node):
     async def appointments(
         self,
         info: Info[RequestContext, None],
-        range: AppointmentRange | None = Range.UPCOMING,  # noqa: A002
+        range: AppointmentRangeType | None = Range.UPCOMING,  # noqa: A002
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AppointmentType]:

@@ -12,8 +12,7 @@ from strawberry.types import Info
 from models import StaffRole as StaffRoleValues
 from resolvers import global_ids, staff_invitations
 from resolvers.context import RequestContext
-from schema.accounts import AuthPayload, StaffMember
-from schema.enums import StaffRole
+from schema.accounts import AuthPayload, StaffMember, StaffRole
 from schema.relay import Node, node_type
 
 
