@@ -193,7 +193,9 @@ def machine(postgres_version: str, anchor_note: str) -> list[tuple[str, str]]:
 
 
 def ratio(mine: float, theirs: float) -> str:
-    return f"{mine / theirs:.2f}×" if theirs else "n/a"
+    """mine / theirs; n/a below 0.05 (ms of CPU a request), where /proc's 10 ms ticks
+    spread over a run leave no ratio worth printing."""
+    return f"{mine / theirs:.2f}×" if theirs >= 0.05 else "n/a"
 
 
 def print_table(queries: list[ReadQuery], best: dict[tuple[str, str, int], Run]) -> None:
