@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, text
 
-from auth import lookups, tokens
+from auth import lookups, session_cache, tokens
 from auth.principal import Principal
 from auth.scopes import sessions
 from db import RequestTransaction
@@ -27,18 +27,32 @@ class IssuedSession:
     principal: Principal
 
 
-async def authenticate(tx: RequestTransaction, token: str) -> Principal | None:
+@dataclass(frozen=True)
+class LiveSession:
+    principal: Principal
+    expires_at: datetime
+
+
+async def live_session(tx: RequestTransaction, token: str) -> LiveSession | None:
     # Scope-free: the token decides the business.
     row = await lookups.session(tx, token)
     if row is None:
         return None
-    return Principal(
+    principal = Principal(
         business_id=row.business_id,
         session_id=row.session_id,
         staff_member_id=row.staff_member_id,
         customer_id=row.customer_id,
         role=StaffRole(row.role) if row.role else None,
     )
+    return LiveSession(principal=principal, expires_at=row.expires_at)
+
+
+async def authenticate(tx: RequestTransaction, token: str) -> Principal | None:
+    """The bearer token's viewer, from the database (the server asks through its
+    session cache: auth/session_cache.py)."""
+    live = await live_session(tx, token)
+    return live.principal if live else None
 
 
 async def open_session(
@@ -100,6 +114,7 @@ async def end_sessions(
         statement = statement.where(sessions.c.id != keep)
     ended = (await tx.rows(statement.returning(sessions.c.id))) or []
     if ended:
+        session_cache.forget_after_commit(tx, [row.id for row in ended])
         # NOTIFY is transactional: listeners hear of it only once this commits.
         payload = ",".join(str(row.id) for row in ended)
         await tx.execute(
