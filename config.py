@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     # Adds `Server-Timing: sql;desc="statements=N"` to GraphQL responses (for bench/).
     SERVER_TIMING: bool = False
+    # Request bodies on /graphql: JSON at most MAX_REQUEST_BYTES; a multipart body (an upload,
+    # staff only) at most UPLOAD_MAX_BYTES (a 25 MiB file and its form); either must arrive
+    # whole within REQUEST_BODY_TIMEOUT_SECONDS of its headers.
+    MAX_REQUEST_BYTES: int = Field(default=1_000_000, ge=1024)
+    UPLOAD_MAX_BYTES: int = Field(default=26 * 1024 * 1024, ge=1024)
+    REQUEST_BODY_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0)
 
     @property
     def public_url(self) -> str:

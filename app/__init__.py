@@ -3,6 +3,8 @@
 services.py      process-wide things (settings, engines, mailer, sign-in limits)
 graphql_view.py  the HTTP/WebSocket lifecycle: context, viewer, commit, error envelope
 operations.py    each WebSocket operation's own context and transaction
+request_limits.py  how big a request body may be and how long it may take to arrive
+http_errors.py   refusals and failures over HTTP as JSON GraphQL errors
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from app.graphql_view import PortalGraphQL
 from app.operations import OperationContext
+from app.request_limits import RequestLimits
 from app.services import create_services
 from config import Settings
 from db import drain_background
@@ -65,7 +68,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", RequestLimits(graphql, services), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -1,23 +1,43 @@
-"""The GraphQL endpoint: builds each request's context and closes its transaction."""
+"""The GraphQL endpoint: builds each request's context and closes its transaction.
+
+Every answer is JSON: a malformed request or a refusal of the transport (Strawberry raises
+those as HTTPException, and would answer plain text) is a GraphQL error with its status;
+anything unexpected outside GraphQL's own error handling (the session check with the
+database down, say) is a masked INTERNAL_SERVER_ERROR with the request id. A client that
+accepts `application/graphql-response+json` gets it, and a request error (the document or
+its variables refused: nothing ran) then answers 400 without `data` (GraphQL over HTTP).
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from app.http_errors import (
+    GRAPHQL_RESPONSE_JSON,
+    http_refusal,
+    internal_error_response,
+    response_media_type,
+)
 from app.services import Services
 from db import RequestTransaction
 from resolvers.context import RequestContext
-from schema.errors import internal_error
 
 log = logging.getLogger(__name__)
+# Deeper variables than any input type of the schema nests are refused before coercion.
+MAX_VARIABLES_DEPTH = 32
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -51,6 +71,55 @@ class PortalGraphQL(GraphQL):
     def __init__(self, schema: Any, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        accept = request.headers.get("accept")
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = http_refusal(error, accept)
+        except Exception:
+            context = getattr(request.state, "portal_context", None)
+            request_id = context.request_id if context else uuid.uuid4().hex[:16]
+            log.exception("request %s: failed outside GraphQL's error handling", request_id)
+            response = internal_error_response(request_id, accept=accept)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[Any]:
+        """Strawberry's parsing, with what it lets through as a 500 refused as a 400: a
+        body that is JSON but not an object, invalid UTF-8, nesting too deep for the
+        decoder, a multipart map into a value that is no list or object."""
+        try:
+            data = await super().parse_http_body(request)
+        except HTTPException:
+            raise
+        except RecursionError:
+            raise HTTPException(400, "The request body is nested too deeply.") from None
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            raise HTTPException(
+                400, "The request body must be a JSON object with a `query` string."
+            ) from None
+        if isinstance(data, GraphQLRequestData) and _depth(data.variables) > MAX_VARIABLES_DEPTH:
+            raise HTTPException(400, "The variables are nested too deeply.")
+        return data
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if response_media_type(request.headers.get("accept")) != GRAPHQL_RESPONSE_JSON:
+            return response
+        request.state.media_type = GRAPHQL_RESPONSE_JSON
+        if result.data is None and result.errors and not any(e.path for e in result.errors):
+            # A request error: the document or its variables were refused, nothing ran.
+            del response["data"]
+            codes = {(e.extensions or {}).get("code") for e in result.errors}
+            request.state.status_code = 500 if "INTERNAL_SERVER_ERROR" in codes else 400
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         settings = self.services.settings
@@ -97,10 +166,14 @@ class PortalGraphQL(GraphQL):
             await context.tx.close()
         except Exception:
             log.exception("request %s: commit failed", context.request_id)
-            return JSONResponse(
-                {"data": None, "errors": [internal_error(context.request_id).formatted]},
-                status_code=500,
+            return internal_error_response(
+                context.request_id, accept=request.headers.get("accept"), with_data=True
             )
+        if isinstance(response, Response):
+            media_type = getattr(request.state, "media_type", None)
+            if media_type:
+                response.headers["content-type"] = media_type
+            response.status_code = getattr(request.state, "status_code", response.status_code)
         if self.services.settings.SERVER_TIMING and isinstance(response, Response):
             response.headers["Server-Timing"] = f'sql;desc="statements={context.tx.statements}"'
         return response
@@ -109,3 +182,17 @@ class PortalGraphQL(GraphQL):
         context = getattr(request.state, "portal_context", None)
         if context is not None:
             await context.tx.close(commit=commit)
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_VARIABLES_DEPTH:
+                break
+            stack.extend((child, level + 1) for child in children)
+    return deepest
