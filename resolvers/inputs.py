@@ -10,19 +10,44 @@ from email_validator import EmailNotValidError, validate_email
 from errors import BadInput
 
 _LINE_BREAKS = frozenset("\n\r\t")
+# Embeddings, overrides and isolates reorder how the text around them is shown: "Acme
+# \u202egnifooR" reads as "Acme Roofing" (the Trojan Source trick). Refused everywhere.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Zero-width non-joiner and joiner are spelling in Persian, Urdu and the Indic scripts (and
+# join emoji sequences): allowed between two visible characters, as IDNA allows them only in
+# context (RFC 5892, CONTEXTJ). Every other invisible format character (category Cf:
+# zero-width space, word joiner, byte-order mark, soft hyphen, tags…) is refused in a
+# single line, where it can only hide a difference between two names that look alike.
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def _storable(value: str | None, field: str, *, multiline: bool = False) -> str:
     """Control characters have no place in a name or title (a newline in a business name
     would even break its emails' headers); PostgreSQL cannot store NUL at all. Multi-line
-    fields keep line breaks and tabs."""
-    for character in value or "":
+    fields keep line breaks and tabs. Invisible format characters: see above."""
+    content = value or ""
+    for index, character in enumerate(content):
         category = unicodedata.category(character)
         if category == "Cs":  # half of a UTF-16 pair: not text at all
             raise BadInput("The text is not valid Unicode.", field=field)
         if category == "Cc" and not (multiline and character in _LINE_BREAKS):
             raise BadInput("The text contains a control character.", field=field)
-    return (value or "").strip()
+        if category == "Cf" and (
+            character in _BIDI_CONTROLS
+            or not (multiline or (character in _JOINERS and _between_visible(content, index)))
+        ):
+            raise BadInput(
+                f"The text contains an invisible formatting character (U+{ord(character):04X}).",
+                field=field,
+            )
+    return content.strip()
+
+
+def _between_visible(text: str, index: int) -> bool:
+    def visible(character: str) -> bool:
+        return not character.isspace() and unicodedata.category(character)[0] not in "CZ"
+
+    return 0 < index < len(text) - 1 and visible(text[index - 1]) and visible(text[index + 1])
 
 
 def lookup_key(value: str | None) -> str:
