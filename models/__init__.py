@@ -4,6 +4,7 @@ from models.access import AuthSession, LoginFailure, PortalToken, StaffToken, To
 from models.appointment import Appointment, AppointmentStatus
 from models.business import Business
 from models.customer import Customer, PortalStatus
+from models.job import Job, JobNote, JobStatus, JobStatusChange, Photo, PhotoStage
 from models.staff import StaffInvitation, StaffMember, StaffRole
 
 __all__ = [
@@ -12,7 +13,13 @@ __all__ = [
     "AuthSession",
     "Business",
     "Customer",
+    "Job",
+    "JobNote",
+    "JobStatus",
+    "JobStatusChange",
     "LoginFailure",
+    "Photo",
+    "PhotoStage",
     "PortalStatus",
     "PortalToken",
     "StaffInvitation",

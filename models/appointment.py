@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Uuid
 from sqlmodel import Field, SQLModel
 
 from models.columns import business_id_field, id_field, reference, timestamp
@@ -37,3 +37,8 @@ class Appointment(SQLModel, table=True):
     details: str | None = Field(default=None, max_length=5000)
     status: str = Field(default=AppointmentStatus.SCHEDULED, max_length=10)
     created_at: datetime = timestamp(server_default=True)
+    # The job this visit is for, if any (the same customer's; resolvers check).
+    job_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("jobs.id", ondelete="SET NULL"), index=True),
+    )
