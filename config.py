@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     MAX_REQUEST_BYTES: int = Field(default=1_000_000, ge=1024)
     UPLOAD_MAX_BYTES: int = Field(default=26 * 1024 * 1024, ge=1024)
     REQUEST_BODY_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0)
+    # Query operations the planner covers are answered from one SQL statement (readpath/);
+    # off, every operation runs through Strawberry's execution (the differential tests
+    # compare the two).
+    COMPILED_READS: bool = True
 
     @property
     def public_url(self) -> str:

@@ -80,6 +80,7 @@ class RequestTransaction:
         self._scope: Scope = (None, None)
         self._applied_scope: Scope | None = None
         self._after_commit: dict[object, Callable[[], Awaitable[None]]] = {}
+        self._after_rollback: list[Callable[[], Awaitable[None]]] = []
         # Statements this request sent (the benchmark reads it from Server-Timing).
         self.statements = 0
 
@@ -111,6 +112,15 @@ class RequestTransaction:
         async with self._lock:
             connection = await self._ready()
             return await connection.execute(statement)
+
+    async def fetch_row(self, sql: str, parameters: Sequence[object]) -> tuple:
+        """One row of SQL text already compiled for asyncpg (the compiled read path's
+        cached plans), straight through the driver: no statement to build or compile."""
+        async with self._lock:
+            connection = await self._ready()
+            raw = await connection.get_raw_connection()
+            row = await raw.driver_connection.fetchrow(sql, *parameters)
+            return tuple(row)
 
     async def rows(self, statement: Executable) -> Sequence[Row]:
         return (await self.execute(statement)).all()
@@ -145,17 +155,27 @@ class RequestTransaction:
         run once per request."""
         self._after_commit[key if key is not None else object()] = action
 
+    def after_rollback(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` (awaited, before close returns) if this request's work is not
+        committed after all: rolled back, or its commit failed. Undoes what lives outside
+        the database (a stored photo whose row did not make it)."""
+        self._after_rollback.append(action)
+
     async def close(self, *, commit: bool = True) -> None:
         connection, self._connection = self._connection, None
         actions, self._after_commit = list(self._after_commit.values()), {}
+        undo, self._after_rollback = self._after_rollback, []
         self._applied_scope = None
         # Shielded: a client that goes away mid-commit (a WebSocket closed, an operation
         # cancelled) must not leave the commit half-done or its follow-up work lost.
-        await asyncio.shield(_finish(connection, commit, actions))
+        await asyncio.shield(_finish(connection, commit, actions, undo))
 
 
 async def _finish(
-    connection: AsyncConnection | None, commit: bool, actions: list[Callable[[], Awaitable[None]]]
+    connection: AsyncConnection | None,
+    commit: bool,
+    actions: list[Callable[[], Awaitable[None]]],
+    undo: list[Callable[[], Awaitable[None]]],
 ) -> None:
     if connection is not None:
         try:
@@ -163,14 +183,23 @@ async def _finish(
                 await connection.commit()
             else:
                 await connection.rollback()
+        except BaseException:
+            await _undo(undo)
+            raise
         finally:
             await connection.close()
     if not commit:
+        await _undo(undo)
         return
     for action in actions:
         task = asyncio.create_task(_run_logged(action))
         _background.add(task)
         task.add_done_callback(_background.discard)
+
+
+async def _undo(actions: list[Callable[[], Awaitable[None]]]) -> None:
+    for action in actions:
+        await _run_logged(action)
 
 
 async def drain_background(patience: float = 10.0) -> None:

@@ -175,7 +175,9 @@ class PortalGraphQL(GraphQL):
                 response.headers["content-type"] = media_type
             response.status_code = getattr(request.state, "status_code", response.status_code)
         if self.services.settings.SERVER_TIMING and isinstance(response, Response):
-            response.headers["Server-Timing"] = f'sql;desc="statements={context.tx.statements}"'
+            response.headers["Server-Timing"] = (
+                f'sql;desc="statements={context.tx.statements}", {context.read_path}'
+            )
         return response
 
     async def _close(self, request: Any, *, commit: bool) -> None:

@@ -42,8 +42,12 @@ class Column:
 
 @dataclass(frozen=True)
 class Computed:
+    """`compute(*values of columns)`, or with `context=True` `compute(ctx, *values)`, which
+    may return an awaitable (awaited after the statement, all of them together)."""
+
     columns: tuple[str, ...]
     compute: Callable[..., Any]
+    context: bool = False
 
 
 @dataclass(frozen=True)

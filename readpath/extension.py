@@ -27,6 +27,7 @@ class CompiledReads(SchemaExtension):
                     context,
                     execution.schema._schema,
                     execution.graphql_document,
+                    execution.query,
                     execution.operation_name,
                     execution.variables,
                 )

@@ -1,12 +1,19 @@
 """A validated query → one SQL statement → the response, without executing fields one by one.
 
-Per request the planner walks the operation with graphql-core's own field collection (so
-fragments, aliases, `@include`/`@skip` and field merging behave exactly as in execution),
-asks each field's declaration (readpath/declarations.py) for its SQL, and nests everything
-into one SELECT: each root field is a scalar subquery, each object a `row(...)`, each list an
+The planner walks the operation with graphql-core's own field collection (so fragments,
+aliases, `@include`/`@skip` and field merging behave exactly as in execution), asks each
+field's declaration (readpath/declarations.py) for its SQL, and nests everything into one
+SELECT: each root field is a scalar subquery, each object a `row(...)`, each list an
 `array(SELECT row(...) …)` correlated to its parent. asyncpg decodes those nested records
-with their real types, and a writer made alongside the SQL turns them into the response,
-serializing every leaf with its GraphQL type's own serializer.
+with their real types. Alongside the SQL the planner writes the source of one small Python
+function that turns that row into the response — plain indexing and dict literals, leaves
+serialized as their GraphQL types do — and compiles it once.
+
+A plan is made once for a document, operation, variables and viewer, and kept (an LRU):
+the SQL text and its parameters are compiled then, so a repeated query costs one statement
+and one call of its writer. Everything in a plan follows from those four inputs; anything
+that changes with time (`now()`, a status that ends) is evaluated by the statement or the
+writer at each run.
 
 Anything the planner cannot answer exactly as execution would — a field without SQL, an
 argument a builder refuses, a null where the schema says non-null — raises `Fallback`, and
@@ -15,16 +22,27 @@ the operation runs through Strawberry instead. Errors are only ever produced the
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import itertools
+import json
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     OperationType,
     get_named_type,
     get_nullable_type,
@@ -39,6 +57,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql
 
 from errors import PortalError
 from readpath.declarations import (
@@ -53,15 +72,67 @@ from readpath.declarations import (
     Rows,
     TypeSQL,
 )
-from resolvers.pagination import Ordering, page_args, page_query
+from resolvers.pagination import page_args, page_query
 
-Row = tuple
-Writer = Callable[[Row], Any]
 ALLOWED_DIRECTIVES = frozenset({"include", "skip"})
+# Built-in scalars whose serializer returns what asyncpg gives (str, int, bool, float).
+PLAIN = {GraphQLString: str, GraphQLID: str, GraphQLInt: int, GraphQLBoolean: bool}
+PLAIN[GraphQLFloat] = float
+DIALECT = postgresql.asyncpg.dialect()
+PLAN_CACHE_SIZE = 512
+
+Emit = Callable[[str], str]  # row variable name → a Python expression of the response value
+
+
+def _null() -> Any:
+    raise Fallback  # a null where the schema says non-null: execution reports the error
+
+
+class Code:
+    """The writer's source: helper functions, and the values it refers to by name. While
+    `write` runs (synchronously), `_ctx` is the request's context and `_pending` collects
+    deferred leaves: `run` sets both right before the call."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_null": _null, "_ctx": None, "_pending": None}
+        self.namespace.update(_isawaitable=inspect.isawaitable, _Later=_Later)
+        exec(_MAYBE_LATER, self.namespace)  # noqa: S102
+        self.functions: list[str] = []
+        self._names = itertools.count()
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}{next(self._names)}"
+
+    def value(self, value: Any, prefix: str = "_k") -> str:
+        name = self.name(prefix)
+        self.namespace[name] = value
+        return name
+
+    def function(self, body: list[str], parameter: str = "r") -> str:
+        """A named function of one row; `body` ends with a `return`."""
+        name = self.name("_f")
+        lines = "".join(f"    {line}\n" for line in body)
+        self.functions.append(f"def {name}({parameter}):\n{lines}")
+        return name
+
+    def compile(self, expression: str) -> Callable[[tuple], Any]:
+        source = "\n".join(self.functions) + f"\ndef write(r):\n    return {expression}\n"
+        exec(compile(source, "<readpath writer>", "exec"), self.namespace)  # noqa: S102
+        return self.namespace["write"]
+
+
+_MAYBE_LATER = """
+def _maybe_later(serialize, value):
+    if not _isawaitable(value):
+        return serialize(value)
+    later = _Later(serialize, value)
+    _pending.append(later)
+    return later
+"""
 
 
 class Slots:
-    """The values one `row(...)` carries; each gets an index the writers read."""
+    """The values one `row(...)` carries; each gets an index the writer reads."""
 
     def __init__(self) -> None:
         self.expressions: list = []
@@ -77,43 +148,8 @@ class Slots:
         return index
 
 
-def _leaf(return_type: Any, read: Callable[[Row], Any]) -> Writer:
-    nullable = get_nullable_type(return_type)
-    if isinstance(nullable, GraphQLList) or not is_leaf_type(nullable):
-        raise Fallback
-    serialize = nullable.serialize
-    non_null = isinstance(return_type, GraphQLNonNull)
-
-    def write(row: Row) -> Any:
-        value = read(row)
-        if value is None:
-            if non_null:
-                raise Fallback  # execution would report an error here
-            return None
-        return serialize(value)
-
-    return write
-
-
-def _nullable(return_type: Any, index: int, write_object: Writer) -> Writer:
-    non_null = isinstance(return_type, GraphQLNonNull)
-
-    def write(row: Row) -> Any:
-        value = row[index]
-        if value is None:
-            if non_null:
-                raise Fallback
-            return None
-        return write_object(value)
-
-    return write
-
-
-def _object_writer(parts: list[tuple[str, Writer]]) -> Writer:
-    def write(row: Row) -> dict[str, Any]:
-        return {key: part(row) for key, part in parts}
-
-    return write
+def _object(parts: list[tuple[str, Emit]]) -> Emit:
+    return lambda r: "{" + ", ".join(f"{key!r}: {emit(r)}" for key, emit in parts) + "}"
 
 
 class Planner:
@@ -140,11 +176,11 @@ class Planner:
             for d in document.definitions
             if isinstance(d, FragmentDefinitionNode)
         }
+        self.code = Code()
 
     # -- the operation ------------------------------------------------------------------
 
-    def plan(self) -> tuple[Select | None, Writer]:
-        """The statement (None when nothing needs reading) and the writer of its row."""
+    def plan(self) -> Plan:
         query_type = self.schema.query_type
         assert query_type is not None
         collected = collect_fields(
@@ -153,11 +189,11 @@ class Planner:
         if collected.new_defer_usages:
             raise Fallback
         slots = Slots()
-        parts: list[tuple[str, Writer]] = []
+        parts: list[tuple[str, Emit]] = []
         for key, details in collected.grouped_field_set.items():
             name = details[0].node.name.value
             if name == "__typename":
-                parts.append((key, lambda _row, n=query_type.name: n))
+                parts.append((key, self._constant(query_type.name)))
                 continue
             spec = ROOTS.get(name)
             if spec is None:
@@ -168,8 +204,15 @@ class Planner:
                 parts.append((key, self._root_object(spec, field, details, arguments, slots)))
             else:
                 parts.append((key, self._connection(spec, field, details, arguments, None, slots)))
-        statement = select(*slots.expressions) if slots.expressions else None
-        return statement, _object_writer(parts)
+        write = self.code.compile(_object(parts)("r"))
+        if not slots.expressions:
+            return Plan(None, (), write, self.code.namespace)
+        compiled = select(*slots.expressions).compile(dialect=DIALECT)
+        parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        return Plan(str(compiled), parameters, write, self.code.namespace)
+
+    def _constant(self, value: Any) -> Emit:
+        return lambda _r: repr(value)
 
     def _arguments(self, field: Any, details: list[FieldDetails]) -> dict[str, Any]:
         node = details[0].node
@@ -193,13 +236,45 @@ class Planner:
                     raise Fallback
         return collected.grouped_field_set
 
-    def _source(self, build: Callable[..., Select], *arguments: Any) -> Select:
+    def _source(self, build: Callable[..., Any], *arguments: Any) -> Any:
         try:
             return build(*arguments)
         except PortalError:
             raise Fallback from None
 
-    # -- objects --------------------------------------------------------------------------
+    # -- leaves and objects ---------------------------------------------------------------
+
+    def _leaf_function(self, return_type: Any) -> str:
+        """The name of a function that serializes a raw value as the GraphQL type does."""
+        nullable = get_nullable_type(return_type)
+        if isinstance(nullable, GraphQLList) or not is_leaf_type(nullable):
+            raise Fallback
+        serialize = self.code.value(nullable.serialize, "_s")
+        plain = PLAIN.get(nullable)
+        if plain is not None:
+            # The value as it is when it already has the type's Python type, as the
+            # serializer would return it; anything else goes through the serializer.
+            write = f"(v if type(v) is {self.code.value(plain, '_t')} else {serialize}(v))"
+        else:
+            write = f"{serialize}(v)"
+        on_null = "_null()" if isinstance(return_type, GraphQLNonNull) else "None"
+        return self.code.function([f"return {on_null} if v is None else {write}"], "v")
+
+    def _leaf(self, return_type: Any, value: Emit) -> Emit:
+        """`value`: an expression of the raw value."""
+        function = self._leaf_function(return_type)
+        plain = PLAIN.get(get_nullable_type(return_type))
+        if plain is None:
+            return lambda r: f"{function}({value(r)})"
+        # Inline for the common case (a value of the type's own Python type), one call
+        # otherwise (null, or anything the serializer must convert).
+        kind = self.code.value(plain, "_t")
+        return lambda r: f"(_v if (_v := {value(r)}).__class__ is {kind} else {function}(_v))"
+
+    def _nullable(self, return_type: Any, index: int, write_object: Emit) -> Emit:
+        on_null = "_null()" if isinstance(return_type, GraphQLNonNull) else "None"
+        function = self.code.function([f"return {write_object('r')}"])
+        return lambda r: f"({on_null} if {r}[{index}] is None else {function}({r}[{index}]))"
 
     def _object_type(self, name: str) -> tuple[TypeSQL, GraphQLObjectType]:
         declared = TYPES.get(name)
@@ -215,23 +290,22 @@ class Planner:
         details: list[FieldDetails],
         arguments: dict[str, Any],
         slots: Slots,
-    ) -> Writer:
+    ) -> Emit:
         found = self._source(spec.find, self.context, arguments)
         if found is None:
             if isinstance(field.type, GraphQLNonNull):
                 raise Fallback
-            return lambda _row: None
+            return self._constant(None)
         type_name, query = found
         declared, graphql_type = self._object_type(type_name)
-        if graphql_type is not get_named_type(field.type) and not self.schema.is_sub_type(
-            get_named_type(field.type), graphql_type
-        ):
+        named = get_named_type(field.type)
+        if graphql_type is not named and not self.schema.is_sub_type(named, graphql_type):
             raise Fallback
         alias = query.subquery()
         inner = Slots()
         write = self._object(declared, graphql_type, alias, details, inner)
         expression = select(func.row(*inner.expressions)).select_from(alias).scalar_subquery()
-        return _nullable(field.type, slots.add(expression), write)
+        return self._nullable(field.type, slots.add(expression), write)
 
     def _object(
         self,
@@ -240,50 +314,57 @@ class Planner:
         alias: Any,
         details: list[FieldDetails],
         slots: Slots,
-    ) -> Writer:
-        parts: list[tuple[str, Writer]] = []
+    ) -> Emit:
+        parts: list[tuple[str, Emit]] = []
         for key, field_details in self._subfields(graphql_type, details).items():
             name = field_details[0].node.name.value
             if name == "__typename":
-                parts.append((key, lambda _row, n=graphql_type.name: n))
+                parts.append((key, self._constant(graphql_type.name)))
                 continue
             spec = declared.fields.get(name)
             field = graphql_type.fields.get(name)
             if spec is None or field is None:
                 raise Fallback
             parts.append((key, self._field(spec, field, field_details, alias, slots)))
-        return _object_writer(parts)
+        return _object(parts)
 
     def _field(
         self, spec: Any, field: Any, details: list[FieldDetails], alias: Any, slots: Slots
-    ) -> Writer:
+    ) -> Emit:
         if isinstance(spec, Column):
             index = slots.add(alias.c[spec.name], name=spec.name)
-            return _leaf(field.type, lambda row: row[index])
+            return self._leaf(field.type, lambda r: f"{r}[{index}]")
         if isinstance(spec, Computed):
-            indexes = [slots.add(alias.c[c], name=c) for c in spec.columns]
-            compute = spec.compute
-            return _leaf(field.type, lambda row: compute(*(row[i] for i in indexes)))
+            return self._computed(spec, field, alias, slots)
         arguments = self._arguments(field, details)
         if isinstance(spec, Related):
             declared, graphql_type = self._object_type(spec.target)
             if get_named_type(field.type) is not graphql_type:
                 raise Fallback
             base = self._source(declared.source, self.context.principal)
-            target = (
-                base.where(base.selected_columns.id == alias.c[spec.key])
-                .correlate(alias)
-                .subquery()
-            )
+            key = alias.c[spec.key]
+            target = base.where(base.selected_columns.id == key).correlate(alias).subquery()
             inner = Slots()
             write = self._object(declared, graphql_type, target, details, inner)
             expression = select(func.row(*inner.expressions)).select_from(target).scalar_subquery()
-            return _nullable(field.type, slots.add(expression), write)
+            return self._nullable(field.type, slots.add(expression), write)
         if isinstance(spec, Connection):
             return self._connection(spec, field, details, arguments, alias, slots)
         if isinstance(spec, Rows):
             return self._rows(spec, field, details, arguments, alias, slots)
         raise Fallback
+
+    def _computed(self, spec: Computed, field: Any, alias: Any, slots: Slots) -> Emit:
+        indexes = [slots.add(alias.c[c], name=c) for c in spec.columns]
+        compute = self.code.value(spec.compute, "_c")
+        values = [*(["_ctx"] if spec.context else []), *(f"{{r}}[{i}]" for i in indexes)]
+        call = f"{compute}({', '.join(values)})"
+        if not spec.context:
+            return self._leaf(field.type, lambda r: call.format(r=r))
+        # With the request's context it may be a coroutine (an S3 signed URL): the writer
+        # leaves a placeholder that `run` fills in once all of them are done.
+        function = self._leaf_function(field.type)
+        return lambda r: f"_maybe_later({function}, {call.format(r=r)})"
 
     # -- lists ----------------------------------------------------------------------------
 
@@ -304,9 +385,11 @@ class Planner:
         arguments: dict[str, Any],
         parent: Any,
         slots: Slots,
-    ) -> Writer:
+    ) -> Emit:
         nullable = get_nullable_type(field.type)
         if not isinstance(nullable, GraphQLList):
+            raise Fallback
+        if not isinstance(nullable.of_type, GraphQLNonNull):
             raise Fallback
         declared, graphql_type = self._object_type(spec.target)
         if get_named_type(field.type) is not graphql_type:
@@ -316,20 +399,13 @@ class Planner:
         inner = Slots()
         write = self._object(declared, graphql_type, alias, details, inner)
         rows = func.array(
-            select(func.row(*inner.expressions))
+            select(func.row(*inner.expressions or [None]))
             .select_from(alias)
             .order_by(*ordering.order_by(alias.c))
             .scalar_subquery()
         )
         index = slots.add(rows)
-        item_non_null = isinstance(nullable.of_type, GraphQLNonNull)
-
-        def write_rows(row: Row) -> list:
-            if not item_non_null:
-                raise Fallback
-            return [write(item) for item in row[index] or ()]
-
-        return write_rows
+        return lambda r: f"[{write('e')} for e in {r}[{index}] or ()]"
 
     def _connection(
         self,
@@ -339,7 +415,7 @@ class Planner:
         arguments: dict[str, Any],
         parent: Any,
         slots: Slots,
-    ) -> Writer:
+    ) -> Emit:
         connection_type = get_nullable_type(field.type)
         if not isinstance(connection_type, GraphQLObjectType):
             raise Fallback
@@ -353,63 +429,64 @@ class Planner:
             raise Fallback from None
         alias = page_query(base, ordering, page).subquery()
         row_slots = Slots()
-        cursor = _cursor_reader(ordering, alias, row_slots)
-        parts: list[tuple[str, Callable[[list, bool, Row], Any]]] = []
-        total_index: list[int] = []
+        cursor_indexes = [row_slots.add(alias.c[name], name=name) for name, _ in ordering.keys]
+        cursor_of = self.code.value(ordering.cursor_of, "_cur")
+
+        def cursor(e: str) -> str:
+            return f"{cursor_of}([{', '.join(f'{e}[{i}]' for i in cursor_indexes)}])"
+
+        parts: list[tuple[str, Emit]] = []
+        total: list[int] = []
         for key, field_details in self._subfields(connection_type, details).items():
             name = field_details[0].node.name.value
             if name == "__typename":
-                parts.append((key, lambda _r, _n, _p, t=connection_type.name: t))
+                parts.append((key, self._constant(connection_type.name)))
             elif name == "edges":
-                parts.append(
-                    (
-                        key,
-                        self._edges(spec, connection_type, field_details, alias, row_slots, cursor),
-                    )
-                )
+                edge = self._edge(spec, connection_type, field_details, alias, row_slots, cursor)
+                parts.append((key, lambda _r, edge=edge: f"[{edge('e')} for e in rows]"))
             elif name == "pageInfo":
                 parts.append((key, self._page_info(connection_type, field_details, page, cursor)))
             elif name == "totalCount":
-                if not total_index:
+                if not total:
                     count = select(func.count()).select_from(base.subquery()).scalar_subquery()
-                    total_index.append(slots.add(count))
-                parts.append((key, lambda _r, _n, p, i=total_index[0]: p[i]))
+                    total.append(slots.add(count))
+                parts.append((key, lambda r, i=total[0]: f"{r}[{i}]"))
             else:
                 raise Fallback
         rows_index = slots.add(
             func.array(
-                select(func.row(*row_slots.expressions or [None]))
+                select(func.row(*row_slots.expressions))
                 .select_from(alias)
                 .order_by(*ordering.order_by(alias.c))
                 .scalar_subquery()
             )
         )
-        first = page.first
+        function = self.code.function(
+            [
+                f"found = r[{rows_index}] or ()",
+                f"has_next = len(found) > {page.first}",
+                f"rows = found[:{page.first}]",
+                f"return {_object(parts)('r')}",
+            ]
+        )
+        return lambda r: f"{function}({r})"
 
-        def write(row: Row) -> dict[str, Any]:
-            found = row[rows_index] or []
-            has_next = len(found) > first
-            rows = found[:first]
-            return {key: part(rows, has_next, row) for key, part in parts}
-
-        return write
-
-    def _edges(
+    def _edge(
         self,
         spec: Connection,
         connection_type: GraphQLObjectType,
         details: list[FieldDetails],
         alias: Any,
         row_slots: Slots,
-        cursor: Callable[[Row], str],
-    ) -> Callable[[list, bool, Row], Any]:
+        cursor: Callable[[str], str],
+    ) -> Emit:
         edge_type = get_named_type(connection_type.fields["edges"].type)
         declared, node_type = self._object_type(spec.target)
-        parts: list[tuple[str, Writer]] = []
+        parts: list[tuple[str, Emit]] = []
         for key, field_details in self._subfields(edge_type, details).items():
             name = field_details[0].node.name.value
             if name == "__typename":
-                parts.append((key, lambda _row, n=edge_type.name: n))
+                parts.append((key, self._constant(edge_type.name)))
             elif name == "cursor":
                 parts.append((key, cursor))
             elif name == "node" and get_named_type(edge_type.fields["node"].type) is node_type:
@@ -418,53 +495,101 @@ class Planner:
                 )
             else:
                 raise Fallback
-        write_edge = _object_writer(parts)
-        return lambda rows, _has_next, _parent: [write_edge(r) for r in rows]
+        return _object(parts)
 
     def _page_info(
         self,
         connection_type: GraphQLObjectType,
         details: list[FieldDetails],
         page: Any,
-        cursor: Callable[[Row], str],
-    ) -> Callable[[list, bool, Row], Any]:
+        cursor: Callable[[str], str],
+    ) -> Emit:
         info_type = get_named_type(connection_type.fields["pageInfo"].type)
-        has_previous = page.after is not None
-        readers: dict[str, Callable[[list, bool], Any]] = {
-            "hasNextPage": lambda rows, has_next: has_next,
-            "hasPreviousPage": lambda rows, has_next: has_previous,
-            "startCursor": lambda rows, has_next: cursor(rows[0]) if rows else None,
-            "endCursor": lambda rows, has_next: cursor(rows[-1]) if rows else None,
-            "__typename": lambda rows, has_next: info_type.name,
+        readers: dict[str, str] = {
+            "hasNextPage": "has_next",
+            "hasPreviousPage": repr(page.after is not None),
+            "startCursor": f"({cursor('rows[0]')} if rows else None)",
+            "endCursor": f"({cursor('rows[-1]')} if rows else None)",
+            "__typename": repr(info_type.name),
         }
         parts = []
         for key, field_details in self._subfields(info_type, details).items():
             reader = readers.get(field_details[0].node.name.value)
             if reader is None:
                 raise Fallback
-            parts.append((key, reader))
-
-        def write(rows: list, has_next: bool, _parent: Row) -> dict[str, Any]:
-            return {key: reader(rows, has_next) for key, reader in parts}
-
-        return write
+            parts.append((key, lambda _r, reader=reader: reader))
+        return _object(parts)
 
 
-def _cursor_reader(ordering: Ordering, alias: Any, slots: Slots) -> Callable[[Row], str]:
-    indexes = [slots.add(alias.c[name], name=name) for name, _ in ordering.keys]
-    return lambda row: ordering.cursor_of([row[i] for i in indexes])
+class _Later:
+    """A deferred leaf's place in the response, filled once its awaitable is done."""
+
+    __slots__ = ("serialize", "awaitable")
+
+    def __init__(self, serialize: Callable[[Any], Any], awaitable: Any) -> None:
+        self.serialize = serialize
+        self.awaitable = awaitable
+
+
+@dataclass
+class Plan:
+    sql: str | None
+    parameters: tuple
+    write: Callable[[tuple], Any]
+    namespace: dict[str, Any]
+
+
+_plans: OrderedDict[tuple, Plan] = OrderedDict()
+
+
+def _plan_key(context: Any, query: str, operation_name: str | None, variables: Any) -> tuple:
+    principal = context.principal
+    who = None if principal is None else tuple(getattr(principal, f) for f in principal.__slots__)
+    return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), who)
 
 
 async def run(
     context: Any,
     schema: GraphQLSchema,
     document: DocumentNode,
+    query: str | None,
     operation_name: str | None,
     variables: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The operation's `data`, read in one statement; raises Fallback when it cannot."""
-    statement, write = Planner(context, schema, document, operation_name, variables).plan()
-    if statement is None:
-        return write(())
-    row = await context.tx.first(statement)
-    return write(tuple(row))
+    key = _plan_key(context, query, operation_name, variables) if query is not None else None
+    plan = _plans.get(key) if key is not None else None
+    if plan is None:
+        plan = Planner(context, schema, document, operation_name, variables).plan()
+        if key is not None:
+            _plans[key] = plan
+            if len(_plans) > PLAN_CACHE_SIZE:
+                _plans.popitem(last=False)
+    else:
+        _plans.move_to_end(key)
+    row = () if plan.sql is None else await context.tx.fetch_row(plan.sql, plan.parameters)
+    namespace = plan.namespace
+    # Nothing awaits between here and the end of `write`: no other request can see these.
+    namespace["_ctx"], namespace["_pending"] = context, []
+    try:
+        data = plan.write(row)
+        pending = namespace["_pending"]
+    finally:
+        namespace["_ctx"] = namespace["_pending"] = None
+    return await _fill(data, pending) if pending else data
+
+
+async def _fill(data: Any, pending: list[_Later]) -> Any:
+    values = await asyncio.gather(*(later.awaitable for later in pending))
+    filled = {id(later): later.serialize(v) for later, v in zip(pending, values, strict=True)}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, _Later):
+            return filled[id(value)]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(data)

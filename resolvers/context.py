@@ -44,6 +44,8 @@ class RequestContext:
     one_operation: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
+    # Which read path answered: "compiled" (readpath/) or "executed" (Strawberry).
+    read_path: str = "executed"
 
     def __post_init__(self) -> None:
         self.act_as(self.principal)
@@ -62,6 +64,10 @@ class RequestContext:
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def compiled_reads(self) -> bool:
+        return self.services.settings.COMPILED_READS
 
     def act_as(self, principal: Principal | None) -> None:
         """Make `principal` the viewer for the rest of the request (after a sign-in, say).
