@@ -14,6 +14,7 @@ import logging
 import uuid
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -108,6 +109,12 @@ class PortalGraphQL(GraphQL):
         if isinstance(data, GraphQLRequestData) and _depth(data.variables) > MAX_VARIABLES_DEPTH:
             raise HTTPException(400, "The variables are nested too deeply.")
         return data
+
+    def encode_json(self, data: object) -> str:
+        # orjson: a response of a few thousand values is encoded in a tenth of the time.
+        # Text, not bytes: WebSocket messages are sent as what this returns, and
+        # graphql-transport-ws speaks in text frames.
+        return orjson.dumps(data).decode()
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = process_result(result)
