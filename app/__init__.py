@@ -72,6 +72,8 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # The local storage backend serves its signed URLs here (S3 needs none).
+            *services.storage.routes(),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},

@@ -14,6 +14,7 @@ from config import Settings
 from db import APP_ROLE, create_app_engine
 from mail import Mailer, create_mailer
 from realtime.listener import Listener, connect_as_app
+from storage import Storage, create_storage
 
 
 @dataclass
@@ -27,8 +28,11 @@ class Services:
     listener: Listener
     # Bearer tokens → viewers, for a few seconds (auth/session_cache.py).
     session_cache: SessionCache
+    # Photos and other files: S3 when S3_BUCKET is set, else DATA_DIR/files (storage/).
+    storage: Storage
 
     async def start(self) -> None:
+        await self.storage.start()
         await self.listener.subscribe(
             sessions.SESSIONS_ENDED_CHANNEL, self.session_cache.sessions_ended
         )
@@ -39,6 +43,7 @@ class Services:
         await self.listener.stop()
         await self.engine.dispose()
         await self.login_limits.dispose()
+        await self.storage.close()
 
 
 def create_services(settings: Settings) -> Services:
@@ -67,4 +72,5 @@ def create_services(settings: Settings) -> Services:
             sessions.live_session,
             listening=lambda: listener.connected,
         ),
+        storage=create_storage(settings),
     )

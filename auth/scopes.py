@@ -20,6 +20,10 @@ from models import (
     AuthSession,
     Business,
     Customer,
+    Job,
+    JobNote,
+    JobStatusChange,
+    Photo,
     PortalToken,
     StaffInvitation,
     StaffMember,
@@ -34,6 +38,10 @@ appointments: Table = Appointment.__table__  # type: ignore[assignment]
 sessions: Table = AuthSession.__table__  # type: ignore[assignment]
 portal_tokens: Table = PortalToken.__table__  # type: ignore[assignment]
 staff_tokens: Table = StaffToken.__table__  # type: ignore[assignment]
+jobs: Table = Job.__table__  # type: ignore[assignment]
+job_status_changes: Table = JobStatusChange.__table__  # type: ignore[assignment]
+job_notes: Table = JobNote.__table__  # type: ignore[assignment]
+photos: Table = Photo.__table__  # type: ignore[assignment]
 
 # What reads return of each table: everything but secrets. Password hashes are read only by
 # the sign-in functions (migrations/), so no row a resolver holds can carry one.
@@ -103,6 +111,44 @@ def appointments_visible_to(viewer: Principal | None) -> Select:
 
 def appointments_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
     return _writable(appointments, viewer)
+
+
+# Jobs and what hangs off them carry the job's customer_id, so a customer's rule is a
+# column rule on each table (migration 0004 writes the same policies).
+def jobs_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(jobs, viewer, customer_column="customer_id")
+
+
+def job_status_changes_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(job_status_changes, viewer, customer_column="customer_id")
+
+
+def job_notes_visible_to(viewer: Principal | None) -> Select:
+    # A customer reads only the notes the business shared with them: every path to a note
+    # (a list, node(id:), Job.notes, the compiled read path) starts here.
+    return _tenant(
+        job_notes, viewer, customer_column="customer_id", customer_flag="visible_to_customer"
+    )
+
+
+def photos_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(photos, viewer, customer_column="customer_id")
+
+
+def jobs_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(jobs, viewer)
+
+
+def job_status_changes_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(job_status_changes, viewer)
+
+
+def job_notes_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(job_notes, viewer)
+
+
+def photos_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(photos, viewer)
 
 
 # Emailed tokens: the server reads them for the business (Principal.system) while it

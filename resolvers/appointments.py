@@ -186,6 +186,7 @@ async def schedule(
     ends_at: datetime,
     location: str | None,
     details: str | None,
+    job_id: str | None = None,
 ) -> Row:
     viewer = ctx.staff()
     customer_key = global_ids.decode(customer_id, "Customer", field="customerId")
@@ -201,6 +202,8 @@ async def schedule(
     _check_times(values["starts_at"], values["ends_at"])
     if await ctx.loaders.customer.load(customer_key) is None:
         raise NotFound("Customer")
+    if job_id is not None:
+        values["job_id"] = await _job_of(ctx, job_id, customer_key)
     async with ctx.unit_of_work():
         row = await ctx.tx.first(
             insert(appointments)
@@ -214,6 +217,17 @@ async def schedule(
             .returning(appointments)
         )
     return row
+
+
+async def _job_of(ctx: RequestContext, job_id: str, customer_key: uuid.UUID) -> uuid.UUID:
+    """The id of a job the viewer may see, of this appointment's customer."""
+    key = global_ids.decode(job_id, "Job", field="jobId")
+    job = await ctx.loaders.job.load(key)
+    if job is None:
+        raise NotFound("Job")
+    if job.customer_id != customer_key:
+        raise BadInput("This job is for another customer.", field="jobId")
+    return key
 
 
 async def _own(ctx: RequestContext, appointment_id: str) -> Row:
@@ -246,6 +260,9 @@ async def change(ctx: RequestContext, appointment_id: str, changes: dict[str, ob
         raise Conflict("A cancelled appointment cannot be changed.")
     values = _details(changes)
     _check_times(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
+    if "job_id" in changes:
+        job_id = changes["job_id"]
+        values["job_id"] = None if job_id is None else await _job_of(ctx, job_id, row.customer_id)  # type: ignore[arg-type]
     if not values:
         return row
     return await _save(ctx, row, values)

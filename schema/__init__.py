@@ -33,6 +33,8 @@ DOMAINS = (
     "nodes",
     "customers",
     "appointments",
+    "jobs",
+    "photos",
     "portal_access",
     "staff_invitations",
 )

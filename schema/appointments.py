@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import Row
@@ -18,6 +19,11 @@ from resolvers.context import RequestContext
 from resolvers.pagination import Ordering
 from schema.customers import Customer, changes_of
 from schema.relay import Connection, Node, node_type
+
+if TYPE_CHECKING:
+    from schema.jobs import Job
+
+JobType = Annotated["Job", strawberry.lazy("schema.jobs")]
 
 AppointmentStatus = strawberry.enum(AppointmentStatusValues, name="AppointmentStatus")
 AppointmentRange = strawberry.enum(
@@ -39,6 +45,7 @@ class Appointment(Node):
         description="COMPLETED once a scheduled appointment has ended."
     )
     customer_key: strawberry.Private[uuid.UUID]
+    job_key: strawberry.Private[uuid.UUID | None] = None
 
     @classmethod
     def from_row(cls, row: Row) -> Appointment:
@@ -51,11 +58,21 @@ class Appointment(Node):
             details=row.details,
             status=appointments.effective_status(row.status, row.ends_at),
             customer_key=row.customer_id,
+            job_key=row.job_id,
         )
 
     @strawberry.field
     async def customer(self, info: Info[RequestContext, None]) -> Customer:
         return Customer.from_row(await info.context.loaders.customer.load(self.customer_key))
+
+    @strawberry.field(description="The job this visit is for, if any.")
+    async def job(self, info: Info[RequestContext, None]) -> JobType | None:
+        from schema.jobs import Job
+
+        if self.job_key is None:
+            return None
+        row = await info.context.loaders.job.load(self.job_key)
+        return None if row is None else Job.from_row(row)
 
 
 readpath.declare(
@@ -69,6 +86,7 @@ readpath.declare(
     details=readpath.Column("details"),
     status=readpath.Computed(("status", "ends_at"), appointments.effective_status),
     customer=readpath.Related("Customer", "customer_id"),
+    job=readpath.Related("Job", "job_id"),
 )
 
 
@@ -85,6 +103,9 @@ class ScheduleAppointmentInput:
     ends_at: datetime
     location: str | None = None
     details: str | None = None
+    job_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A job of the same customer that this visit is for."
+    )
 
 
 @strawberry.input
@@ -95,6 +116,9 @@ class UpdateAppointmentInput:
     ends_at: datetime | None = strawberry.UNSET
     location: str | None = strawberry.UNSET
     details: str | None = strawberry.UNSET
+    job_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A job of the same customer; null unlinks it."
+    )
 
 
 @strawberry.type
@@ -143,6 +167,7 @@ class AppointmentMutations:
             ends_at=input.ends_at,
             location=input.location,
             details=input.details,
+            job_id=input.job_id,
         )
         return Appointment.from_row(row)
 

@@ -21,9 +21,12 @@ from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
     from schema.appointments import Appointment, AppointmentRange
+    from schema.jobs import Job, JobStatus
 
 AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
 AppointmentRangeType = Annotated["AppointmentRange", strawberry.lazy("schema.appointments")]
+JobType = Annotated["Job", strawberry.lazy("schema.jobs")]
+JobStatusType = Annotated["JobStatus", strawberry.lazy("schema.jobs")]
 PortalStatus = strawberry.enum(PortalStatusValues, name="PortalStatus")
 
 
@@ -70,6 +73,18 @@ class Customer(Node):
             return await loaders.appointment_count_by_customer.load((self.key, range))
 
         return Connection.of(page, Appointment.from_row, count)
+
+    @strawberry.field(description="As the root `jobs`: active first, then closed, newest first.")
+    async def jobs(
+        self,
+        info: Info[RequestContext, None],
+        status: list[JobStatusType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[JobType]:
+        from schema.jobs import customer_jobs
+
+        return await customer_jobs(info, self.key, status, first, after)
 
 
 readpath.declare(

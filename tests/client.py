@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import graphql
@@ -86,10 +87,24 @@ def read_path(response: httpx.Response) -> str:
 
 
 def comparable(answer: dict) -> dict:
-    """The answer without what differs by nature between two requests (request ids)."""
+    """The answer without what differs by nature between two requests (request ids, and the
+    expiry and signature of signed URLs, made at two moments: the key must still match)."""
     for error in answer.get("errors") or ():
         (error.get("extensions") or {}).pop("requestId", None)
-    return answer
+    return _unsigned(answer)
+
+
+_SIGNED = re.compile(r"\?(?=[^?]*signature=)[^?]*$", re.IGNORECASE)
+
+
+def _unsigned(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _unsigned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unsigned(item) for item in value]
+    if isinstance(value, str):
+        return _SIGNED.sub("?<signed>", value)
+    return value
 
 
 def code(error: dict) -> str:

@@ -1,0 +1,349 @@
+"""Jobs: create and change them, move them through their statuses, and keep notes.
+
+A customer follows their own jobs: status history, scheduled dates and the notes the
+business shared (auth/scopes.py decides which; nothing here filters notes).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ARRAY, Row, Select, String, any_, bindparam, func, insert, select
+from strawberry.dataloader import DataLoader
+
+from auth import scopes
+from auth.principal import Principal
+from db import RequestTransaction
+from errors import BadInput, Conflict, NotFound
+from models import JobStatus
+from resolvers import global_ids, inputs, loaders, nodes
+from resolvers.loaders import any_of
+from resolvers.pagination import (
+    Ordering,
+    Page,
+    PageArgs,
+    page_args,
+    page_query,
+    pages_query,
+    split_pages,
+    to_page,
+)
+from resolvers.updates import update_row
+
+if TYPE_CHECKING:
+    from resolvers.context import RequestContext
+
+jobs = scopes.jobs
+job_status_changes = scopes.job_status_changes
+job_notes = scopes.job_notes
+
+# Active jobs first, by scheduled start (unscheduled last), then completed and cancelled
+# ones newest first: the generated columns list_rank and list_key (models/job.py) make it
+# one ascending order, which an index serves and a cursor carries.
+ORDER = Ordering((("list_rank", False), ("list_key", False), ("id", False)))
+HISTORY_ORDER = Ordering((("changed_at", False), ("id", False)))
+NOTES_ORDER = Ordering((("created_at", False), ("id", False)))
+
+ACTIVE = frozenset({JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.ON_HOLD})
+CLOSED = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED})
+
+
+def can_move(current: JobStatus, to: JobStatus) -> bool:
+    """Active jobs move freely among the active statuses and may close; a closed job
+    (COMPLETED, CANCELLED) only reopens, to IN_PROGRESS."""
+    if current in CLOSED:
+        return to is JobStatus.IN_PROGRESS
+    return True
+
+
+# -- reads ----------------------------------------------------------------------------------
+
+
+def statuses_of(value: Sequence[object] | None) -> tuple[JobStatus, ...] | None:
+    """The `status` filter as given: null (or absent) means every status."""
+    if value is None:
+        return None
+    return tuple(sorted({JobStatus(getattr(s, "value", s)) for s in value}))
+
+
+def filtered_visible_to(viewer: Principal | None, statuses: Sequence[JobStatus] | None) -> Select:
+    """A viewer's jobs, of these statuses: every list of jobs starts here."""
+    query = scopes.jobs_visible_to(viewer)
+    if statuses is not None:
+        # `= ANY($1)`, not IN: one statement text whatever the number of statuses.
+        wanted = bindparam(None, [str(s) for s in statuses], type_=ARRAY(String))
+        query = query.where(query.selected_columns.status == any_(wanted))
+    return query
+
+
+def listing(
+    ctx: RequestContext, *, statuses: Sequence[JobStatus] | None, customer_id: str | None
+) -> Select:
+    """The root list: the viewer's jobs, of one customer if named."""
+    query = filtered_visible_to(ctx.viewer(), statuses)
+    if customer_id is not None:
+        key = global_ids.decode(customer_id, "Customer", field="customerId")
+        query = query.where(jobs.c.customer_id == key)
+    return query
+
+
+def args_for(first: int | None, after: str | None) -> PageArgs:
+    return page_args(first, after, ORDER, jobs.c)
+
+
+async def list_jobs(
+    ctx: RequestContext,
+    *,
+    statuses: Sequence[JobStatus] | None,
+    customer_id: str | None,
+    first: int | None,
+    after: str | None,
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    query = listing(ctx, statuses=statuses, customer_id=customer_id)
+    args = args_for(first, after)
+    rows = await ctx.tx.rows(page_query(query, ORDER, args))
+
+    async def total() -> int:
+        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
+
+    return to_page(rows, ORDER, args), total
+
+
+def pages_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
+    """Key: (customer id, statuses or None, PageArgs) → that customer's Page of jobs."""
+
+    async def load(keys: Sequence[tuple]) -> list[Page]:
+        results: dict[tuple, Page] = {}
+        for statuses, args in {(statuses, args) for _, statuses, args in keys}:
+            customer_ids = [c for c, s, a in keys if (s, a) == (statuses, args)]
+            base = filtered_visible_to(viewer, statuses)
+            query = base.where(any_of(base.selected_columns.customer_id, customer_ids))
+            rows = await tx.rows(pages_query(query, "customer_id", ORDER, args))
+            for customer_id, page in split_pages(
+                rows, "customer_id", customer_ids, ORDER, args
+            ).items():
+                results[(customer_id, statuses, args)] = page
+        return [results[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
+    """Key: (customer id, statuses or None) → how many jobs."""
+
+    async def load(keys: Sequence[tuple]) -> list[int]:
+        counts: dict[tuple, int] = {}
+        for statuses in {statuses for _, statuses in keys}:
+            customer_ids = [c for c, s in keys if s == statuses]
+            visible = filtered_visible_to(viewer, statuses).subquery()
+            query = (
+                select(visible.c.customer_id, func.count())
+                .where(any_of(visible.c.customer_id, customer_ids))
+                .group_by(visible.c.customer_id)
+            )
+            found = {row[0]: row[1] for row in await tx.rows(query)}
+            for customer_id in customer_ids:
+                counts[(customer_id, statuses)] = found.get(customer_id, 0)
+        return [counts[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def rows_by_job(scope: Callable[[Principal | None], Select], ordering: Ordering):  # noqa: ANN201
+    """A loader factory: job id → all of the job's rows of `scope`, in `ordering`."""
+
+    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
+        async def load(keys: Sequence[uuid.UUID]) -> list[list[Row]]:
+            query = scope(viewer)
+            columns = query.selected_columns
+            rows = await tx.rows(
+                query.where(any_of(columns.job_id, keys)).order_by(*ordering.order_by(columns))
+            )
+            grouped: dict[uuid.UUID, list[Row]] = {key: [] for key in keys}
+            for row in rows:
+                grouped[row.job_id].append(row)
+            return [grouped[key] for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    return make
+
+
+loaders.register("job", loaders.by_id(scopes.jobs_visible_to))
+loaders.register("jobs_by_customer", pages_by_customer)
+loaders.register("job_count_by_customer", counts_by_customer)
+loaders.register("job_note", loaders.by_id(scopes.job_notes_visible_to))
+loaders.register(
+    "status_changes_by_job", rows_by_job(scopes.job_status_changes_visible_to, HISTORY_ORDER)
+)
+loaders.register("notes_by_job", rows_by_job(scopes.job_notes_visible_to, NOTES_ORDER))
+nodes.register("Job", "job")
+nodes.register("JobNote", "job_note")
+
+
+async def get(ctx: RequestContext, job_id: str, *, field: str = "id") -> Row:
+    """A job the viewer may see, or NOT_FOUND."""
+    key = global_ids.decode(job_id, "Job", field=field)
+    row = await ctx.loaders.job.load(key)
+    if row is None:
+        raise NotFound("Job")
+    return row
+
+
+# -- writes ---------------------------------------------------------------------------------
+
+
+def _details(changes: dict[str, object]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if "title" in changes:
+        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
+    if "description" in changes:
+        values["description"] = inputs.optional_text(
+            changes["description"],
+            "description",
+            max_length=5000,
+            label="description",
+            multiline=True,
+        )
+    for name, field in (("scheduled_start", "scheduledStart"), ("scheduled_end", "scheduledEnd")):
+        if name in changes:
+            value = changes[name]
+            values[name] = None if value is None else inputs.moment(value, field)  # type: ignore[arg-type]
+    return values
+
+
+def _check_schedule(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start > end:
+        raise BadInput("The job cannot end before it starts.", field="scheduledEnd")
+
+
+def _history_row(
+    viewer: Principal, job: Row, status: str, message: str | None
+) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "business_id": job.business_id,
+        "customer_id": job.customer_id,
+        "job_id": job.id,
+        "status": status,
+        "message": message,
+        # The statement's own clock: several changes in one transaction keep their order.
+        "changed_at": func.clock_timestamp(),
+        "changed_by_staff_id": viewer.staff_member_id,
+    }
+
+
+async def create(ctx: RequestContext, customer_id: str, changes: dict[str, object]) -> Row:
+    viewer = ctx.staff()
+    customer_key = global_ids.decode(customer_id, "Customer", field="customerId")
+    values = _details({"title": None, **changes})
+    _check_schedule(values.get("scheduled_start"), values.get("scheduled_end"))
+    if await ctx.loaders.customer.load(customer_key) is None:
+        raise NotFound("Customer")
+    async with ctx.unit_of_work():
+        row = await ctx.tx.first(
+            insert(jobs)
+            .values(
+                id=uuid.uuid4(),
+                business_id=viewer.business_id,
+                customer_id=customer_key,
+                status=JobStatus.SCHEDULED,
+                **values,
+            )
+            .returning(*scopes.readable(jobs))
+        )
+        assert row is not None
+        # The history starts with the status a job is created in.
+        await ctx.tx.execute(
+            insert(job_status_changes).values(**_history_row(viewer, row, row.status, None))
+        )
+    return row
+
+
+async def _own(ctx: RequestContext, job_id: str, field: str = "id") -> Row:
+    ctx.staff()
+    return await get(ctx, job_id, field=field)
+
+
+async def _save(ctx: RequestContext, row: Row, values: dict) -> Row:
+    return await update_row(
+        ctx,
+        jobs,
+        row.id,
+        writable=scopes.jobs_writable_by(ctx.principal),
+        values=values,
+        columns=scopes.readable(jobs),
+        loader="job",
+        what="Job",
+    )
+
+
+async def change(ctx: RequestContext, job_id: str, changes: dict[str, object]) -> Row:
+    row = await _own(ctx, job_id)
+    if "title" in changes and changes["title"] is None:
+        raise BadInput("Enter the title.", field="title")
+    values = _details(changes)
+    _check_schedule(
+        values.get("scheduled_start", row.scheduled_start),
+        values.get("scheduled_end", row.scheduled_end),
+    )
+    if not values:
+        return row
+    async with ctx.unit_of_work():
+        return await _save(ctx, row, values)
+
+
+async def set_status(
+    ctx: RequestContext, job_id: str, status: JobStatus, message: str | None
+) -> Row:
+    viewer = ctx.staff()
+    row = await _own(ctx, job_id, field="jobId")
+    current = JobStatus(row.status)
+    text = inputs.optional_text(
+        message, "message", max_length=2000, label="message", multiline=True
+    )
+    if status is current:
+        return row  # the same status again changes nothing and records nothing
+    if not can_move(current, status):
+        raise Conflict(
+            f"A {current.value.lower()} job can only be reopened (to IN_PROGRESS).",
+        )
+    values: dict[str, object] = {"status": status, "status_changed_at": func.clock_timestamp()}
+    if status is JobStatus.COMPLETED:
+        values["completed_at"] = func.clock_timestamp()
+    elif current is JobStatus.COMPLETED:
+        values["completed_at"] = None
+    async with ctx.unit_of_work():
+        updated = await _save(ctx, row, values)
+        await ctx.tx.execute(
+            insert(job_status_changes).values(**_history_row(viewer, updated, status, text))
+        )
+    return updated
+
+
+async def add_note(ctx: RequestContext, job_id: str, body: str, visible: bool | None) -> Row:
+    viewer = ctx.staff()
+    job = await _own(ctx, job_id, field="jobId")
+    text = inputs.optional_text(body, "body", max_length=10000, label="note", multiline=True)
+    if not text:
+        raise BadInput("Write the note.", field="body")
+    async with ctx.unit_of_work():
+        row = await ctx.tx.first(
+            insert(job_notes)
+            .values(
+                id=uuid.uuid4(),
+                business_id=job.business_id,
+                customer_id=job.customer_id,
+                job_id=job.id,
+                body=text,
+                visible_to_customer=bool(visible),
+                created_at=func.clock_timestamp(),
+                author_staff_id=viewer.staff_member_id,
+            )
+            .returning(*scopes.readable(job_notes))
+        )
+    assert row is not None
+    return row
