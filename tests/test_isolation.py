@@ -14,6 +14,8 @@ import pytest
 from tests import factories
 from tests.client import Api, code
 from tests.mailbox import Mailbox
+from tests.test_jobs import create_job
+from tests.test_photos import small_jpeg, upload
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
 APPOINTMENTS = """query($customerId: ID) {
@@ -59,6 +61,36 @@ STAFF_MUTATIONS = [
         lambda side: {"id": side.customers[0].id},
     ),
     (
+        "createJob",
+        'mutation($id: ID!) { createJob(input: {customerId: $id, title: "X"}) { id } }',
+        lambda side: {"id": side.customers[0].id},
+    ),
+    (
+        "updateJob",
+        'mutation($id: ID!) { updateJob(input: {id: $id, title: "X"}) { id } }',
+        lambda side: {"id": side.jobs[0]},
+    ),
+    (
+        "setJobStatus",
+        "mutation($id: ID!) { setJobStatus(input: {jobId: $id, status: CANCELLED}) { id } }",
+        lambda side: {"id": side.jobs[0]},
+    ),
+    (
+        "addJobNote",
+        'mutation($id: ID!) { addJobNote(input: {jobId: $id, body: "X"}) { id } }',
+        lambda side: {"id": side.jobs[0]},
+    ),
+    (
+        "updatePhoto",
+        'mutation($id: ID!) { updatePhoto(input: {id: $id, caption: "X"}) { id } }',
+        lambda side: {"id": side.photos[0]},
+    ),
+    (
+        "deletePhoto",
+        "mutation($id: ID!) { deletePhoto(id: $id) }",
+        lambda side: {"id": side.photos[0]},
+    ),
+    (
         "inviteStaffMember",
         'mutation { inviteStaffMember(input: {name: "X", email: "x@example.com", role: MEMBER})'
         " { id } }",
@@ -74,6 +106,10 @@ class Side:
     # appointment ids by customer index, plus every id of the side
     appointments: list[str] = field(default_factory=list)
     by_customer: dict[str, list[str]] = field(default_factory=dict)
+    jobs: list[str] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
+    # per customer: {"job": id, "shared_note": id, "internal_note": id, "photo": id}
+    job_objects: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def objects(self) -> dict[str, str]:
         """Every object of this side by a readable label."""
@@ -82,7 +118,20 @@ class Side:
             found[f"customer{i}"] = person.id
             for j, appointment in enumerate(self.by_customer[person.id]):
                 found[f"customer{i}.appointment{j}"] = appointment
+            for kind, object_id in self.job_objects[person.id].items():
+                found[f"customer{i}.{kind}"] = object_id
         return found
+
+    def visible_to(self, person: factories.PortalCustomer) -> set[str]:
+        """What of this side the customer may read: never an internal note."""
+        objects = self.job_objects[person.id]
+        return {
+            person.id,
+            *self.by_customer[person.id],
+            objects["job"],
+            objects["shared_note"],
+            objects["photo"],
+        }
 
 
 @pytest.fixture
@@ -101,8 +150,28 @@ async def world(api: Api, mailbox: Mailbox) -> dict[str, Side]:
                 ids.append((await factories.appointment(api, staff, person.id, starts, ends))["id"])
             side.by_customer[person.id] = ids
             side.appointments.extend(ids)
+            side.job_objects[person.id] = await _job_objects(api, staff, person)
+            side.jobs.append(side.job_objects[person.id]["job"])
+            side.photos.append(side.job_objects[person.id]["photo"])
         sides[name] = side
     return sides
+
+
+async def _job_objects(
+    api: Api, staff: factories.Staff, person: factories.PortalCustomer
+) -> dict[str, str]:
+    job = await create_job(api, staff, person.id, title="Roof")
+    note = 'mutation($id: ID!, $shared: Boolean) { addJobNote(input: {jobId: $id, body: "n", '
+    note += "visibleToCustomer: $shared}) { id } }"
+    shared = await api.gql(note, {"id": job["id"], "shared": True}, token=staff.token)
+    internal = await api.gql(note, {"id": job["id"]}, token=staff.token)
+    photo = await upload(api, staff.token, job["id"], small_jpeg())
+    return {
+        "job": job["id"],
+        "shared_note": shared["addJobNote"]["id"],
+        "internal_note": internal["addJobNote"]["id"],
+        "photo": photo["data"]["uploadJobPhoto"]["id"],
+    }
 
 
 async def test_staff_see_all_of_their_business_and_nothing_of_another(
@@ -141,7 +210,7 @@ async def test_a_customer_sees_only_their_own(api: Api, world: dict[str, Side]) 
     viewer = await api.gql("{ viewer { ... on Customer { id } } business { id } }", token=me.token)
     assert viewer == {"viewer": {"id": me.id}, "business": {"id": a.staff.business_id}}
 
-    mine = {me.id, *a.by_customer[me.id], a.staff.business_id, a.staff.id}
+    mine = {*a.visible_to(me), a.staff.business_id, a.staff.id}
     for label, object_id in a.objects().items():
         node = (await api.gql(NODE, {"id": object_id}, token=me.token))["node"]
         if object_id in mine:
@@ -195,3 +264,60 @@ async def test_ids_of_unknown_types_or_garbage_are_null(api: Api, world: dict[st
     token = world["A"].staff.token
     for garbage in ("", "x", "Q3VzdG9tZXI6bm90LWEtdXVpZA", "VW5rbm93bjoxMjM"):
         assert (await api.gql(NODE, {"id": garbage}, token=token))["node"] is None
+
+
+JOB_LISTS = """{
+  jobs { totalCount edges { node { id notes { id body } photos { edges { node { id url } } }
+    statusHistory { status } } } }
+  viewer { ... on Customer { jobs { edges { node { id notes { id } photos { totalCount } } } } } }
+}"""
+
+
+async def test_a_customer_never_gets_an_internal_note_or_another_customers_job(
+    api: Api, world: dict[str, Side]
+) -> None:
+    a, b = world["A"], world["B"]
+    me, neighbour = a.customers
+    mine = a.job_objects[me.id]
+
+    answer = await api.gql(JOB_LISTS, token=me.token)
+
+    # the root list and the customer's own list hold only my job, with only the shared note
+    for jobs in (answer["jobs"], answer["viewer"]["jobs"]):
+        assert [e["node"]["id"] for e in jobs["edges"]] == [mine["job"]]
+        assert [n["id"] for n in jobs["edges"][0]["node"]["notes"]] == [mine["shared_note"]]
+    photos = answer["jobs"]["edges"][0]["node"]["photos"]["edges"]
+    assert [p["node"]["id"] for p in photos] == [mine["photo"]]
+    # by node: the internal note, and everything of the neighbour's and the other business's
+    hidden = [mine["internal_note"]]
+    hidden += [*a.job_objects[neighbour.id].values(), *b.job_objects[b.customers[0].id].values()]
+    for object_id in hidden:
+        assert (await api.gql(NODE, {"id": object_id}, token=me.token))["node"] is None
+    # through a nested field from a photo back to its job
+    nested = await api.gql(
+        """query($id: ID!) { node(id: $id) { ... on Photo { job { notes { id } } } } }""",
+        {"id": mine["photo"]},
+        token=me.token,
+    )
+    assert nested["node"]["job"]["notes"] == [{"id": mine["shared_note"]}]
+    # and filtering by another customer finds nothing
+    for other in (neighbour.id, b.customers[0].id):
+        found = await api.gql(
+            "query($c: ID) { jobs(customerId: $c) { totalCount } }", {"c": other}, token=me.token
+        )
+        assert found["jobs"]["totalCount"] == 0
+
+
+async def test_staff_see_internal_notes_of_their_business_only(
+    api: Api, world: dict[str, Side]
+) -> None:
+    a, b = world["A"], world["B"]
+    answer = await api.gql(
+        JOB_LISTS.replace("viewer", "business { id } v: viewer"), token=a.staff.token
+    )
+    assert {e["node"]["id"] for e in answer["jobs"]["edges"]} == set(a.jobs)
+    notes = {n["id"] for e in answer["jobs"]["edges"] for n in e["node"]["notes"]}
+    expected = {o[k] for o in a.job_objects.values() for k in ("shared_note", "internal_note")}
+    assert notes == expected
+    for object_id in b.jobs + b.photos:
+        assert (await api.gql(NODE, {"id": object_id}, token=a.staff.token))["node"] is None
