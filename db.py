@@ -9,6 +9,7 @@ the customer. With no scope set, every tenant table reads as empty.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -110,17 +111,31 @@ class RequestTransaction:
 
     async def execute(self, statement: Executable) -> Any:
         async with self._lock:
-            connection = await self._ready()
-            return await connection.execute(statement)
+            return await _to_the_end(self._execute(statement))
+
+    async def _execute(self, statement: Executable) -> Any:
+        connection = await self._ready()
+        return await connection.execute(statement)
+
+    async def discard(self) -> None:
+        """Roll back and let go of the connection; the next statement begins anew (with
+        the scope set again). For a read whose statement failed: nothing is lost."""
+        async with self._lock:
+            connection, self._connection = self._connection, None
+            self._applied_scope = None
+            if connection is not None:
+                await asyncio.shield(_close_quietly(connection))
 
     async def fetch_row(self, sql: str, parameters: Sequence[object]) -> tuple:
         """One row of SQL text already compiled for asyncpg (the compiled read path's
         cached plans), straight through the driver: no statement to build or compile."""
         async with self._lock:
-            connection = await self._ready()
-            raw = await connection.get_raw_connection()
-            row = await raw.driver_connection.fetchrow(sql, *parameters)
-            return tuple(row)
+            return await _to_the_end(self._fetch_row(sql, parameters))
+
+    async def _fetch_row(self, sql: str, parameters: Sequence[object]) -> tuple:
+        connection = await self._ready()
+        raw = await connection.get_raw_connection()
+        return tuple(await raw.driver_connection.fetchrow(sql, *parameters))
 
     async def rows(self, statement: Executable) -> Sequence[Row]:
         return (await self.execute(statement)).all()
@@ -167,8 +182,13 @@ class RequestTransaction:
         undo, self._after_rollback = self._after_rollback, []
         self._applied_scope = None
         # Shielded: a client that goes away mid-commit (a WebSocket closed, an operation
-        # cancelled) must not leave the commit half-done or its follow-up work lost.
-        await asyncio.shield(_finish(connection, commit, actions, undo))
+        # cancelled) must not leave the commit half-done or its follow-up work lost. Under
+        # the lock: a statement of a cancelled field may still be finishing (`_to_the_end`).
+        await asyncio.shield(self._finish_locked(connection, commit, actions, undo))
+
+    async def _finish_locked(self, *args: Any) -> None:
+        async with self._lock:
+            await _finish(*args)
 
 
 async def _finish(
@@ -200,6 +220,28 @@ async def _finish(
 async def _undo(actions: list[Callable[[], Awaitable[None]]]) -> None:
     for action in actions:
         await _run_logged(action)
+
+
+async def _to_the_end(work: Awaitable[Any]) -> Any:
+    """Await `work` even if the caller is cancelled meanwhile, then re-raise the cancel.
+    GraphQL execution cancels sibling fields when one fails; a statement abandoned halfway
+    would leave the connection unusable and the request's commit failing."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+async def _close_quietly(connection: AsyncConnection) -> None:
+    try:
+        await connection.rollback()
+    except Exception:
+        log.warning("rolling back a failed read did not work", exc_info=True)
+    finally:
+        await connection.close()
 
 
 async def drain_background(patience: float = 10.0) -> None:

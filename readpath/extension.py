@@ -34,8 +34,11 @@ class CompiledReads(SchemaExtension):
             except Fallback:
                 pass
             except Exception:
-                # A fault of the planner must never change an answer: execution answers.
+                # A fault of the planner must never change an answer: execution answers, in
+                # a fresh transaction (a failed statement aborts the one it ran in; a query
+                # has written nothing to lose).
                 log.exception("request %s: the compiled read path failed", context.request_id)
+                await context.tx.discard()
             else:
                 execution.result = ExecutionResult(data=data, errors=None)
                 context.read_path = "compiled"

@@ -29,12 +29,14 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLFloat,
     GraphQLID,
     GraphQLInt,
@@ -207,7 +209,9 @@ class Planner:
         write = self.code.compile(_object(parts)("r"))
         if not slots.expressions:
             return Plan(None, (), write, self.code.namespace)
-        compiled = select(*slots.expressions).compile(dialect=DIALECT)
+        compiled = select(*slots.expressions).compile(
+            dialect=DIALECT, compile_kwargs={"render_postcompile": True}
+        )
         parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
         return Plan(str(compiled), parameters, write, self.code.namespace)
 
@@ -261,20 +265,38 @@ class Planner:
         return self.code.function([f"return {on_null} if v is None else {write}"], "v")
 
     def _leaf(self, return_type: Any, value: Emit) -> Emit:
-        """`value`: an expression of the raw value."""
+        """`value`: an expression of the raw value. The common case is inlined (a value
+        that is already what the serializer would return), with one call otherwise (null,
+        or anything the serializer must convert)."""
         function = self._leaf_function(return_type)
-        plain = PLAIN.get(get_nullable_type(return_type))
-        if plain is None:
-            return lambda r: f"{function}({value(r)})"
-        # Inline for the common case (a value of the type's own Python type), one call
-        # otherwise (null, or anything the serializer must convert).
-        kind = self.code.value(plain, "_t")
-        return lambda r: f"(_v if (_v := {value(r)}).__class__ is {kind} else {function}(_v))"
+        nullable = get_nullable_type(return_type)
+        plain = PLAIN.get(nullable)
+        if plain is not None:
+            kind = self.code.value(plain, "_t")
+            return lambda r: f"(_v if (_v := {value(r)}).__class__ is {kind} else {function}(_v))"
+        if isinstance(nullable, GraphQLEnumType) and all(
+            name == str(v.value) for name, v in nullable.values.items()
+        ):
+            # Our enums are StrEnums named by their values: a stored value that is one of
+            # the names is written as it is (the serializer returns that same name).
+            names = self.code.value(frozenset(nullable.values), "_n")
+            return lambda r: f"(str(_v) if (_v := {value(r)}) in {names} else {function}(_v))"
+        if nullable.name == "DateTime":
+            # Strawberry writes a DateTime as `isoformat()`; asyncpg gives tz-aware datetimes.
+            kind = self.code.value(datetime, "_t")
+            return lambda r: (
+                f"(_v.isoformat() if (_v := {value(r)}).__class__ is {kind} else {function}(_v))"
+            )
+        return lambda r: f"{function}({value(r)})"
 
-    def _nullable(self, return_type: Any, index: int, write_object: Emit) -> Emit:
+    def _one(self, return_type: Any, alias: Any, inner: Slots, write: Emit, slots: Slots) -> Emit:
+        """One object (or none) as a one-element array: asyncpg decodes record[] wherever it
+        is, but a bare record holding record[] only once its connection has met record[]."""
+        one = func.array(select(func.row(*inner.expressions)).select_from(alias).scalar_subquery())
+        index = slots.add(one)
         on_null = "_null()" if isinstance(return_type, GraphQLNonNull) else "None"
-        function = self.code.function([f"return {write_object('r')}"])
-        return lambda r: f"({on_null} if {r}[{index}] is None else {function}({r}[{index}]))"
+        function = self.code.function([f"return {write('r')}"])
+        return lambda r: f"({function}({r}[{index}][0]) if {r}[{index}] else {on_null})"
 
     def _object_type(self, name: str) -> tuple[TypeSQL, GraphQLObjectType]:
         declared = TYPES.get(name)
@@ -304,8 +326,7 @@ class Planner:
         alias = query.subquery()
         inner = Slots()
         write = self._object(declared, graphql_type, alias, details, inner)
-        expression = select(func.row(*inner.expressions)).select_from(alias).scalar_subquery()
-        return self._nullable(field.type, slots.add(expression), write)
+        return self._one(field.type, alias, inner, write, slots)
 
     def _object(
         self,
@@ -346,8 +367,7 @@ class Planner:
             target = base.where(base.selected_columns.id == key).correlate(alias).subquery()
             inner = Slots()
             write = self._object(declared, graphql_type, target, details, inner)
-            expression = select(func.row(*inner.expressions)).select_from(target).scalar_subquery()
-            return self._nullable(field.type, slots.add(expression), write)
+            return self._one(field.type, target, inner, write, slots)
         if isinstance(spec, Connection):
             return self._connection(spec, field, details, arguments, alias, slots)
         if isinstance(spec, Rows):

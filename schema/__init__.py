@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Sequence
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, ValidationContext, ValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -59,8 +59,22 @@ Mutation = merge_types("Mutation", _roots("Mutations"))
 
 # The limits' rule classes are made once: ValidationCache keys on the rules as well as the
 # document, so rules made anew for each request would never let a validation be reused.
+def _tolerating_unknown_fragments(rule: type[ValidationRule]) -> type[ValidationRule]:
+    """Strawberry's depth rule measures in its constructor and fails with a KeyError on a
+    spread of a fragment that does not exist; the standard rule reports that one."""
+
+    class Rule(rule):  # type: ignore[misc, valid-type]
+        def __init__(self, context: ValidationContext) -> None:
+            try:
+                super().__init__(context)
+            except KeyError:
+                ValidationRule.__init__(self, context)
+
+    return Rule
+
+
 LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *map(_tolerating_unknown_fragments, QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules),
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
 

@@ -131,3 +131,21 @@ async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:  #
     assert seen[(other.token, person.id)] is None
     assert seen[(person.token, other.business_id)] is None
     assert seen[(None, staff.id)] is None
+
+
+async def test_a_failing_field_beside_reading_ones_still_answers(api: Api, mailbox) -> None:  # noqa: ANN001
+    # A customer may not list customers: that field fails while its sibling still reads.
+    # The failed field is cancelled mid-statement by the executor; the request must still
+    # commit and answer (it used to fail with HTTP 500).
+    staff = await factories.register(api)
+    person = await factories.portal_customer(api, mailbox, staff)
+    body = await api.post(
+        "{ customers { totalCount } appointments { totalCount } }", token=person.token
+    )
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+
+async def test_an_unknown_fragment_is_a_validation_error(api: Api) -> None:
+    error = await api.error("{ viewer { ...Nope } }")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "Nope" in error["message"]
