@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Executable, Row, func, select
+from sqlalchemy import Executable, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # The role the server acts as: no owner, no superuser, so row-level security applies.
@@ -64,6 +64,9 @@ def create_app_engine(
 
 
 Scope = tuple[uuid.UUID | None, uuid.UUID | None]
+_SET_SCOPE = (
+    "SELECT set_config('app.business_id', $1, true), set_config('app.customer_id', $2, true)"
+)
 
 
 class RequestTransaction:
@@ -100,11 +103,10 @@ class RequestTransaction:
         if self._applied_scope != self._scope:
             business_id, customer_id = self._scope
             self.statements += 1
-            await self._connection.execute(
-                select(
-                    func.set_config("app.business_id", str(business_id or ""), True),
-                    func.set_config("app.customer_id", str(customer_id or ""), True),
-                )
+            # One fixed statement, nothing to build or compile. Through SQLAlchemy all the
+            # same: its first statement is what opens the transaction on the connection.
+            await self._connection.exec_driver_sql(
+                _SET_SCOPE, (str(business_id or ""), str(customer_id or ""))
             )
             self._applied_scope = self._scope
         return self._connection

@@ -48,12 +48,16 @@ ORDER = {
 }
 
 
+_STATUSES = {status.value: status for status in AppointmentStatus}
+
+
 def effective_status(status: str, ends_at: datetime) -> AppointmentStatus:
     """What an appointment reads as: a scheduled one that has ended is COMPLETED (there is
-    no mutation for it). Both read paths write the status through this."""
-    if status == AppointmentStatus.SCHEDULED and ends_at <= utcnow():
+    no mutation for it). Both read paths write the status through this (the compiled one
+    once per row, hence the plain lookups)."""
+    if status == "SCHEDULED" and ends_at <= utcnow():
         return AppointmentStatus.COMPLETED
-    return AppointmentStatus(status)
+    return _STATUSES[status]
 
 
 def in_range(columns, when: AppointmentRange) -> ColumnElement[bool]:  # noqa: ANN001

