@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     STRIPE_WEBHOOK_SECRET: str | None = None
     STRIPE_API_BASE: str | None = None
     STRIPE_APPLICATION_FEE_BPS: int = 0
+    # The platform's publishable key (pk_…), for Stripe.js on the portal's Pay page.
+    STRIPE_PUBLISHABLE_KEY: str | None = None
 
     SECRET_KEY: str | None = None
 

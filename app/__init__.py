@@ -26,6 +26,7 @@ from app.request_limits import RequestLimits
 from app.services import create_services
 from config import Settings
 from db import drain_background
+from portal import routes as portal_routes
 from schema import build_schema
 
 __all__ = ["create_app"]
@@ -74,6 +75,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             # The local storage backend serves its signed URLs here (S3 needs none).
             *services.storage.routes(),
+            # The customer portal's own pages (/portal/<slug>/…, /team/<slug>/accept-invite).
+            *portal_routes(services),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},

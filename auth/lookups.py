@@ -57,6 +57,13 @@ async def business_slug_taken(tx: RequestTransaction, slug: str) -> bool:
     return bool(await tx.scalar(text("SELECT business_slug_taken(:slug)").bindparams(slug=slug)))
 
 
+async def business_name(tx: RequestTransaction, slug: str) -> str | None:
+    """The name of the business with this slug (its portal pages show it before sign-in)."""
+    if not _plausible(slug):
+        return None
+    return await tx.scalar(text("SELECT business_name_by_slug(:slug)").bindparams(slug=slug))
+
+
 async def staff_email_taken(tx: RequestTransaction, email: str) -> bool:
     return bool(await tx.scalar(text("SELECT staff_email_taken(:email)").bindparams(email=email)))
 
