@@ -23,6 +23,7 @@ from models import (
     Job,
     JobNote,
     JobStatusChange,
+    Message,
     Photo,
     PortalToken,
     StaffInvitation,
@@ -215,3 +216,25 @@ class CustomerWrite:
             self.table.c[self.customer_column] == viewer.customer_id,
             self.state(self.table.c),
         )
+
+
+# Messages: one thread per customer. A customer reads their own thread and writes only
+# their own messages, and marks only the team's read (migration 0007 writes the same).
+messages: Table = Message.__table__  # type: ignore[assignment]
+
+
+def messages_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(messages, viewer, customer_column="customer_id")
+
+
+def messages_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(messages, viewer)
+
+
+# A customer marking the team's messages read: their own thread's, read_at only.
+customer_reads_messages = CustomerWrite(
+    table=messages,
+    customer_column="customer_id",
+    state=lambda columns: columns.from_customer.is_(False),
+    columns=frozenset({"read_at"}),
+)

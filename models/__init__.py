@@ -5,6 +5,7 @@ from models.appointment import Appointment, AppointmentStatus
 from models.business import Business
 from models.customer import Customer, PortalStatus
 from models.job import Job, JobNote, JobStatus, JobStatusChange, Photo, PhotoStage
+from models.message import Message
 from models.staff import StaffInvitation, StaffMember, StaffRole
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "JobStatus",
     "JobStatusChange",
     "LoginFailure",
+    "Message",
     "Photo",
     "PhotoStage",
     "PortalStatus",
