@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     # off, every operation runs through Strawberry's execution (the differential tests
     # compare the two).
     COMPILED_READS: bool = True
+    # Realtime (WebSocket /graphql): a socket must send connection_init within this long; at
+    # most this many subscriptions each and messages of this size; this many events may
+    # wait for a slow client before its socket is dropped; pings this often.
+    WS_CONNECTION_INIT_SECONDS: float = Field(default=3.0, gt=0)
+    WS_MAX_SUBSCRIPTIONS: int = Field(default=20, ge=1)
+    WS_MAX_MESSAGE_BYTES: int = Field(default=64 * 1024, ge=1024)
+    WS_QUEUE_LIMIT: int = Field(default=100, ge=1)
+    WS_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0)
+    # A staff message no open portal received within this long is emailed to the customer.
+    MESSAGE_EMAIL_GRACE_SECONDS: float = Field(default=3.0, ge=0)
 
     @property
     def public_url(self) -> str:

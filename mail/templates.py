@@ -80,3 +80,16 @@ def staff_password_reset(*, business: str, name: str, link: str, minutes: int) -
         link,
         "Choose a new password",
     )
+
+
+def new_message(*, business: str, customer: str, link: str) -> Letter:
+    # The message itself stays in the portal: an email is no place for a private thread.
+    return _letter(
+        f"{business} sent you a message",
+        [
+            f"Hello {customer},",
+            f"{business} sent you a new message in your customer portal.",
+        ],
+        link,
+        "Read it in the portal",
+    )

@@ -35,6 +35,7 @@ DOMAINS = (
     "appointments",
     "jobs",
     "photos",
+    "messages",
     "portal_access",
     "staff_invitations",
 )
@@ -55,6 +56,7 @@ def _roots(suffix: str) -> tuple[type, ...]:
 
 Query = merge_types("Query", _roots("Queries"))
 Mutation = merge_types("Mutation", _roots("Mutations"))
+Subscription = merge_types("Subscription", _roots("Subscriptions"))
 
 
 # The limits' rule classes are made once: ValidationCache keys on the rules as well as the
@@ -97,6 +99,7 @@ def build_schema(wiring: Sequence[type[SchemaExtension]] = ()) -> PortalSchema:
     return PortalSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             *wiring,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
