@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.start()
+        await graphql.realtime.start()
         # A GraphQL response makes many short-lived objects; with the default thresholds a
         # full collection walks the whole (long-lived) app every dozen requests. Freeze what
         # start-up made and collect the young generation less often.
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         yield
+        await graphql.realtime.stop()
         await drain_background()
         await services.dispose()
 
