@@ -321,3 +321,91 @@ async def test_staff_see_internal_notes_of_their_business_only(
     assert notes == expected
     for object_id in b.jobs + b.photos:
         assert (await api.gql(NODE, {"id": object_id}, token=a.staff.token))["node"] is None
+
+
+# -- messages: a thread is its customer's and the business's; nobody else reaches it.
+
+MESSAGE_SEND = """mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }"""
+MESSAGE_THREAD = """query($customerId: ID) {
+  messages(customerId: $customerId, last: 10) { totalCount edges { node { id } } }
+}"""
+MESSAGE_READ = "mutation($input: MarkMessagesReadInput!) { markMessagesRead(input: $input) }"
+MESSAGE_UNREAD = "query($customerId: ID) { unreadMessageCount(customerId: $customerId) }"
+
+
+@pytest.fixture
+async def message_world(api: Api, world: dict[str, Side]) -> dict[str, dict[str, list[str]]]:
+    """Each customer's thread: a staff message and a customer message, by customer id."""
+    threads: dict[str, dict[str, list[str]]] = {}
+    for name, side in world.items():
+        threads[name] = {}
+        for person in side.customers:
+            staff_says = await api.gql(
+                MESSAGE_SEND,
+                {"input": {"body": "from staff", "customerId": person.id}},
+                token=side.staff.token,
+            )
+            they_say = await api.gql(
+                MESSAGE_SEND, {"input": {"body": "from customer"}}, token=person.token
+            )
+            threads[name][person.id] = [
+                staff_says["sendMessage"]["id"],
+                they_say["sendMessage"]["id"],
+            ]
+    return threads
+
+
+async def test_messages_staff_reach_their_business_threads_only(
+    api: Api, world: dict[str, Side], message_world: dict[str, dict[str, list[str]]]
+) -> None:
+    a, b = world["A"], world["B"]
+    for person in a.customers:
+        thread = await api.gql(MESSAGE_THREAD, {"customerId": person.id}, token=a.staff.token)
+        ids = [e["node"]["id"] for e in thread["messages"]["edges"]]
+        assert ids == message_world["A"][person.id]
+    assert (await api.gql(MESSAGE_UNREAD, token=a.staff.token))["unreadMessageCount"] == 2
+    foreign = b.customers[0].id
+    for document, variables in (
+        (MESSAGE_THREAD, {"customerId": foreign}),
+        (MESSAGE_UNREAD, {"customerId": foreign}),
+        (MESSAGE_SEND, {"input": {"body": "x", "customerId": foreign}}),
+        (MESSAGE_READ, {"input": {"customerId": foreign}}),
+    ):
+        assert code(await api.error(document, variables, token=a.staff.token)) == "NOT_FOUND"
+    for message_id in message_world["B"][foreign]:
+        assert (await api.gql(NODE, {"id": message_id}, token=a.staff.token))["node"] is None
+
+
+async def test_messages_a_customer_reaches_their_own_thread_only(
+    api: Api, world: dict[str, Side], message_world: dict[str, dict[str, list[str]]]
+) -> None:
+    a, b = world["A"], world["B"]
+    me, neighbour = a.customers
+    thread = await api.gql(MESSAGE_THREAD, token=me.token)
+    assert [e["node"]["id"] for e in thread["messages"]["edges"]] == message_world["A"][me.id]
+    assert (await api.gql(MESSAGE_UNREAD, token=me.token))["unreadMessageCount"] == 1
+    theirs = message_world["A"][neighbour.id] + message_world["B"][b.customers[0].id]
+    for message_id in theirs:
+        assert (await api.gql(NODE, {"id": message_id}, token=me.token))["node"] is None
+    neighbours_job = a.job_objects[neighbour.id]["job"]
+    for document, variables in (
+        (MESSAGE_THREAD, {"customerId": neighbour.id}),
+        (MESSAGE_UNREAD, {"customerId": neighbour.id}),
+        (MESSAGE_SEND, {"input": {"body": "x", "customerId": neighbour.id}}),
+        (MESSAGE_SEND, {"input": {"body": "x", "jobId": neighbours_job}}),
+        (MESSAGE_READ, {"input": {"upToMessageId": message_world["A"][neighbour.id][0]}}),
+    ):
+        assert code(await api.error(document, variables, token=me.token)) == "NOT_FOUND"
+    # marking read never touches another thread, nor the customer's own messages
+    assert (await api.gql(MESSAGE_READ, {"input": {}}, token=me.token))["markMessagesRead"] == 1
+    unread = await api.gql(MESSAGE_UNREAD, {"customerId": neighbour.id}, token=a.staff.token)
+    assert unread["unreadMessageCount"] == 1
+
+
+async def test_messages_signed_out_are_unauthenticated(api: Api) -> None:
+    for document, variables in (
+        (MESSAGE_THREAD, {}),
+        (MESSAGE_UNREAD, {}),
+        (MESSAGE_SEND, {"input": {"body": "x"}}),
+    ):
+        assert code(await api.error(document, variables)) == "UNAUTHENTICATED"
