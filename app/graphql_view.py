@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
@@ -29,16 +28,19 @@ from strawberry.types.unset import UNSET
 
 from app.http_errors import (
     GRAPHQL_RESPONSE_JSON,
+    JSON,
     http_refusal,
     internal_error_response,
     response_media_type,
 )
 from app.services import Services
-from app.subscriptions import LegacyWSHandler, LimitedMessages, Realtime, TransportWSHandler
 from db import RequestTransaction
+from readpath import planner
 from resolvers.context import RequestContext
 
 log = logging.getLogger(__name__)
+# A body with anything else (`extensions`, say) takes the normal way.
+REPEATABLE_KEYS = frozenset({"query", "variables", "operationName"})
 # Deeper variables than any input type of the schema nests are refused before coercion.
 MAX_VARIABLES_DEPTH = 32
 
@@ -59,7 +61,7 @@ def client_ip(request: Request | WebSocket, trusted_hops: int) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
-class PortalWebSocketAdapter(LimitedMessages):
+class PortalWebSocketAdapter(ASGIWebSocketAdapter):
     async def close(self, code: int, reason: str) -> None:
         # The legacy graphql-ws protocol closes a refused connection with 1011 (server error);
         # API.md promises 4403 on every protocol.
@@ -70,18 +72,10 @@ class PortalWebSocketAdapter(LimitedMessages):
 
 class PortalGraphQL(GraphQL):
     websocket_adapter_class = PortalWebSocketAdapter
-    # Subscriptions are delivered by the fan-out (app/subscriptions.py); the rest is Strawberry's.
-    graphql_transport_ws_handler_class = TransportWSHandler
-    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema: Any, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.services = services
-        self.realtime = Realtime(services, schema)
-        self.connection_init_wait_timeout = timedelta(
-            seconds=services.settings.WS_CONNECTION_INIT_SECONDS
-        )
-        self.max_subscriptions_per_connection = services.settings.WS_MAX_SUBSCRIPTIONS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +84,7 @@ class PortalGraphQL(GraphQL):
         request = Request(scope, receive=receive)
         accept = request.headers.get("accept")
         try:
-            response = await self.run(request)
+            response = await self._repeat(request) or await self.run(request)
         except HTTPException as error:
             response = http_refusal(error, accept)
         except Exception:
@@ -99,6 +93,51 @@ class PortalGraphQL(GraphQL):
             log.exception("request %s: failed outside GraphQL's error handling", request_id)
             response = internal_error_response(request_id, accept=accept)
         await response(scope, receive, send)
+
+    async def _repeat(self, request: Request) -> Response | None:
+        """A query this viewer asked before with the same document and variables, answered
+        from its cached plan (readpath/) without going through GraphQL again: the plan
+        exists only because that operation was parsed, validated and planned the first
+        time. Anything else (or any doubt) returns None and takes the normal way."""
+        if (
+            request.method != "POST"
+            or not self.services.settings.COMPILED_READS
+            or request.headers.get("content-type", "").split(";")[0].strip() != JSON
+        ):
+            return None
+        body = await request.body()  # kept by the request for the normal way
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or not data.keys() <= REPEATABLE_KEYS:
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        operation_name = data.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None):
+            return None
+        if not isinstance(operation_name, str | None):
+            return None
+        try:
+            context = await self.get_context(request, None)
+        except BaseException:
+            await self._close(request, commit=False)
+            raise
+        plan = planner.cached_plan(context, query, operation_name, variables)
+        if plan is None:
+            return None  # get_context keeps the context for the normal way
+        try:
+            answered = await planner.answer(context, plan)
+        except Exception:
+            log.exception("request %s: a cached plan failed", context.request_id)
+            await context.tx.discard()
+            return None
+        context.read_path = "compiled"
+        response = Response(
+            self.encode_json({"data": answered}),
+            media_type=response_media_type(request.headers.get("accept")),
+        )
+        return await self._finish(request, context, response)
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[Any]:
         """Strawberry's parsing, with what it lets through as a 500 refused as a 400: a
@@ -139,6 +178,9 @@ class PortalGraphQL(GraphQL):
         return response
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        made = getattr(request.state, "portal_context", None)
+        if made is not None:
+            return made  # made by `_repeat` for a request it left to the normal way
         settings = self.services.settings
         context = RequestContext(
             services=self.services,
@@ -177,6 +219,9 @@ class PortalGraphQL(GraphQL):
         context = getattr(request.state, "portal_context", None)
         if context is None:
             return response
+        return await self._finish(request, context, response)
+
+    async def _finish(self, request: Any, context: RequestContext, response: Any) -> Any:
         try:
             # Commit before the response goes out: a client never sees a success that is
             # not durable. Failed mutations already rolled back their own savepoints.

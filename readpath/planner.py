@@ -568,6 +568,19 @@ def _plan_key(context: Any, query: str, operation_name: str | None, variables: A
     return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), who)
 
 
+def cached_plan(
+    context: Any, query: str, operation_name: str | None, variables: Any
+) -> Plan | None:
+    """The plan made before for this document, operation, variables and viewer, if any: it
+    exists only for an operation that was parsed, validated and planned then, so the HTTP
+    view may answer a repeat of it without going through GraphQL again."""
+    key = _plan_key(context, query, operation_name, variables)
+    plan = _plans.get(key)
+    if plan is not None:
+        _plans.move_to_end(key)
+    return plan
+
+
 async def run(
     context: Any,
     schema: GraphQLSchema,
@@ -577,16 +590,18 @@ async def run(
     variables: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The operation's `data`, read in one statement; raises Fallback when it cannot."""
-    key = _plan_key(context, query, operation_name, variables) if query is not None else None
-    plan = _plans.get(key) if key is not None else None
+    plan = cached_plan(context, query, operation_name, variables) if query is not None else None
     if plan is None:
         plan = Planner(context, schema, document, operation_name, variables).plan()
-        if key is not None:
-            _plans[key] = plan
+        if query is not None:
+            _plans[_plan_key(context, query, operation_name, variables)] = plan
             if len(_plans) > PLAN_CACHE_SIZE:
                 _plans.popitem(last=False)
-    else:
-        _plans.move_to_end(key)
+    return await answer(context, plan)
+
+
+async def answer(context: Any, plan: Plan) -> dict[str, Any]:
+    """Run a plan: its one statement, then its writer."""
     row = () if plan.sql is None else await context.tx.fetch_row(plan.sql, plan.parameters)
     namespace = plan.namespace
     # Nothing awaits between here and the end of `write`: no other request can see these.

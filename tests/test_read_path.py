@@ -149,3 +149,29 @@ async def test_an_unknown_fragment_is_a_validation_error(api: Api) -> None:
     error = await api.error("{ viewer { ...Nope } }")
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "Nope" in error["message"]
+
+
+async def test_a_repeated_query_answers_from_its_plan_with_fresh_data(api: Api) -> None:
+    # The second ask of the same document, variables and viewer is answered from the plan
+    # made the first time (without going through GraphQL again): every answer still equals
+    # the executed path's (tests/client.py), and the data is read anew each time.
+    staff = await factories.register(api)
+    query = "{ customers(first: 10) { totalCount edges { node { name } } } }"
+    first = await api.gql(query, token=staff.token)
+    await factories.customer(api, staff, "Zed")
+    again = await api.gql(query, token=staff.token)
+    assert first["customers"]["totalCount"] == 0
+    assert [e["node"]["name"] for e in again["customers"]["edges"]] == ["Zed"]
+    headers = {"Authorization": f"Bearer {staff.token}"}
+    asked = {"query": query}
+    for accept, media_type in (
+        (None, "application/json"),
+        ("application/graphql-response+json", "application/graphql-response+json"),
+    ):
+        extra = {"Accept": accept} if accept else {}
+        response = await api.http.post("/graphql", json=asked, headers={**headers, **extra})
+        assert response.headers["content-type"].startswith(media_type)
+        assert response.json() == {"data": again}
+    other = await factories.register(api)
+    theirs = await api.gql(query, token=other.token)
+    assert theirs["customers"]["totalCount"] == 0  # a plan is the viewer's own
