@@ -122,9 +122,9 @@ async def register_business(
     ctx: RequestContext, *, business_name: str, owner_name: str, email: str, password: str
 ) -> IssuedSession:
     business_name = inputs.text(
-        business_name, "businessName", max_length=200, label="business name"
+        business_name, "business_name", max_length=200, label="business name"
     )
-    owner_name = inputs.text(owner_name, "ownerName", max_length=200, label="name")
+    owner_name = inputs.text(owner_name, "owner_name", max_length=200, label="name")
     email = inputs.email(email)
     passwords.check_policy(password)
     if await lookups.staff_email_taken(ctx.tx, email):
@@ -162,7 +162,7 @@ async def register_business(
                 "A staff account with this email already exists.", field="email"
             ) from None
         if violated_constraint(error) == "businesses_slug_key":
-            raise BadInput("Please try again.", field="businessName") from None
+            raise BadInput("Please try again.", field="business_name") from None
         raise
 
 

@@ -132,7 +132,7 @@ def listing(ctx: RequestContext, *, when: AppointmentRange, customer_id: str | N
     """The root list: the viewer's appointments in `when`, of one customer if named."""
     query = in_range_visible_to(ctx.viewer(), when)
     if customer_id is not None:
-        key = global_ids.decode(customer_id, "Customer", field="customerId")
+        key = global_ids.decode(customer_id, "Customer", field="customer_id")
         query = query.where(appointments.c.customer_id == key)
     return query
 
@@ -160,11 +160,11 @@ def _details(changes: dict[str, object]) -> dict[str, object]:
     values: dict[str, object] = {}
     if "title" in changes:
         values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
-    for name, field in (("starts_at", "startsAt"), ("ends_at", "endsAt")):
+    for name in ("starts_at", "ends_at"):
         if name in changes:
             if changes[name] is None:
-                raise BadInput("This time cannot be removed.", field=field)
-            values[name] = inputs.moment(changes[name], field)
+                raise BadInput("This time cannot be removed.", field=name)
+            values[name] = inputs.moment(changes[name], name)
     if "location" in changes:
         values["location"] = inputs.optional_text(
             changes["location"], "location", max_length=500, label="location"
@@ -178,7 +178,7 @@ def _details(changes: dict[str, object]) -> dict[str, object]:
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at >= ends_at:
-        raise BadInput("The appointment must end after it starts.", field="endsAt")
+        raise BadInput("The appointment must end after it starts.", field="ends_at")
 
 
 async def schedule(
@@ -193,7 +193,7 @@ async def schedule(
     job_id: str | None = None,
 ) -> Row:
     viewer = ctx.staff()
-    customer_key = global_ids.decode(customer_id, "Customer", field="customerId")
+    customer_key = global_ids.decode(customer_id, "Customer", field="customer_id")
     values = _details(
         {
             "title": title,
@@ -225,12 +225,12 @@ async def schedule(
 
 async def _job_of(ctx: RequestContext, job_id: str, customer_key: uuid.UUID) -> uuid.UUID:
     """The id of a job the viewer may see, of this appointment's customer."""
-    key = global_ids.decode(job_id, "Job", field="jobId")
+    key = global_ids.decode(job_id, "Job", field="job_id")
     job = await ctx.loaders.job.load(key)
     if job is None:
         raise NotFound("Job")
     if job.customer_id != customer_key:
-        raise BadInput("This job is for another customer.", field="jobId")
+        raise BadInput("This job is for another customer.", field="job_id")
     return key
 
 

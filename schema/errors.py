@@ -6,6 +6,7 @@ import logging
 
 from graphql import GraphQLError
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.utils.str_converters import to_camel_case
 
 from errors import PortalError
 
@@ -24,6 +25,10 @@ def shape(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, PortalError):
         message, extensions = original.message, original.extensions
+        if isinstance(extensions.get("field"), str):
+            # Resolvers name inputs in their own (Python) terms; the API's names are the
+            # schema's, camelCase, given here at the edge.
+            extensions = {**extensions, "field": to_camel_case(extensions["field"])}
     elif (
         original is None
         or isinstance(original, _REQUEST_ERRORS)
