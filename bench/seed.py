@@ -1,5 +1,6 @@
 """Seed through the portal's own API, as a user would: one business, CUSTOMERS customers with
-APPOINTMENTS_PER_CUSTOMER upcoming appointments each, and the first customer signed in to
+APPOINTMENTS_PER_CUSTOMER upcoming appointments and JOBS_PER_CUSTOMER jobs each (status
+history, a shared and an internal note, photos), and the first customer signed in to
 the portal (invited, invitation accepted from the outbox). Then `VACUUM ANALYZE`, so the
 planner has statistics (otherwise autovacuum analyzes the fresh tables a minute later, in
 the middle of the measurements, and plans change)."""
@@ -7,6 +8,8 @@ the middle of the measurements, and plans change)."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import re
 import time
 import warnings
@@ -21,6 +24,11 @@ from bench.portal import BenchError
 
 CUSTOMERS = 1_000
 APPOINTMENTS_PER_CUSTOMER = 5
+# Jobs: each customer's are active, on hold and completed ones, each with its status history,
+# a shared and an internal note, and PHOTOS_PER_JOB photos (real uploads for the signed-in
+# customer's jobs; for the others, rows naming those same stored images, inserted in SQL).
+JOBS_PER_CUSTOMER = 3
+PHOTOS_PER_JOB = 4
 MUTATIONS_PER_REQUEST = 25  # the schema allows at most 30 aliases per document
 SEED_CONCURRENCY = 8
 PORTAL_PASSWORD = "bench-password-123"
@@ -161,6 +169,8 @@ async def seed(client: httpx.AsyncClient, data_dir: Path) -> Seeded:
     )
     timings[f"scheduleAppointment × {len(appointments)}"] = time.perf_counter() - started
 
+    timings.update(await seed_jobs(client, token, customer_ids))
+
     started = time.perf_counter()
     email = customers[0]["email"]
     customer_token = await sign_in_customer(
@@ -171,6 +181,9 @@ async def seed(client: httpx.AsyncClient, data_dir: Path) -> Seeded:
     started = time.perf_counter()
     conn = await connect(data_dir, "postgres")
     try:
+        await copy_photos(conn)
+        timings["photos copied to every job (SQL)"] = time.perf_counter() - started
+        started = time.perf_counter()
         await conn.execute("VACUUM ANALYZE")
         business_id = await conn.fetchval("SELECT id FROM businesses")
         customer_id = await conn.fetchval("SELECT id FROM customers WHERE email = $1", email)
@@ -195,3 +208,118 @@ def socket_of(data_dir: Path) -> tuple[str, int]:
 async def connect(data_dir: Path, user: str) -> asyncpg.Connection:
     socket_dir, port = socket_of(data_dir)
     return await asyncpg.connect(host=socket_dir, port=port, user=user, database="portal")
+
+
+async def seed_jobs(client: httpx.AsyncClient, token: str, customer_ids: list[str]) -> dict:
+    timings: dict[str, float] = {}
+    first_day = datetime(2030, 2, 1, 8, tzinfo=UTC)
+    jobs = [
+        {
+            "customerId": customer_id,
+            "title": f"Job {k + 1}",
+            "description": "Replace the boiler and the radiators upstairs.",
+            "scheduledStart": (first_day + timedelta(days=n % 300 + 7 * k)).isoformat(),
+        }
+        for n, customer_id in enumerate(customer_ids)
+        for k in range(JOBS_PER_CUSTOMER)
+    ]
+    started = time.perf_counter()
+    job_ids = await run_aliased_mutations(client, token, "createJob", "CreateJobInput", jobs)
+    timings[f"createJob × {len(job_ids)}"] = time.perf_counter() - started
+
+    # Job k of each customer: 0 stays SCHEDULED, 1 is IN_PROGRESS then ON_HOLD, 2 COMPLETED.
+    moves = []
+    for i, job_id in enumerate(job_ids):
+        k = i % JOBS_PER_CUSTOMER
+        if k >= 1:
+            moves.append({"jobId": job_id, "status": "IN_PROGRESS", "message": "We have started."})
+    started = time.perf_counter()
+    await run_aliased_mutations(client, token, "setJobStatus", "SetJobStatusInput", moves)
+    closing = [
+        {
+            "jobId": job_id,
+            "status": "ON_HOLD" if i % JOBS_PER_CUSTOMER == 1 else "COMPLETED",
+            "message": "Waiting for parts." if i % JOBS_PER_CUSTOMER == 1 else "All done.",
+        }
+        for i, job_id in enumerate(job_ids)
+        if i % JOBS_PER_CUSTOMER >= 1
+    ]
+    await run_aliased_mutations(client, token, "setJobStatus", "SetJobStatusInput", closing)
+    timings[f"setJobStatus × {len(moves) + len(closing)}"] = time.perf_counter() - started
+
+    notes = [
+        note
+        for job_id in job_ids
+        for note in (
+            {
+                "jobId": job_id,
+                "body": "Parts ordered; delivery Tuesday.",
+                "visibleToCustomer": True,
+            },
+            {"jobId": job_id, "body": "Customer prefers mornings. Dog in the garden."},
+        )
+    ]
+    started = time.perf_counter()
+    await run_aliased_mutations(client, token, "addJobNote", "AddJobNoteInput", notes)
+    timings[f"addJobNote × {len(notes)}"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for job_id in job_ids[:JOBS_PER_CUSTOMER]:
+        for k in range(PHOTOS_PER_JOB):
+            await upload_photo(client, token, job_id, bench_photo(k), f"Photo {k + 1}")
+    timings[f"uploadJobPhoto × {JOBS_PER_CUSTOMER * PHOTOS_PER_JOB}"] = (
+        time.perf_counter() - started
+    )
+    return timings
+
+
+def bench_photo(k: int, size: tuple[int, int] = (1600, 1200)) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", size, (40 * k % 255, 120, 200))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+UPLOAD = "mutation Upload($input: UploadJobPhotoInput!) { uploadJobPhoto(input: $input) { id } }"
+
+
+async def upload_photo(
+    client: httpx.AsyncClient, token: str, job_id: str, data: bytes, caption: str
+) -> str:
+    operations = {
+        "query": UPLOAD,
+        "variables": {"input": {"jobId": job_id, "file": None, "caption": caption}},
+    }
+    response = await client.post(
+        "/graphql",
+        data={
+            "operations": json.dumps(operations),
+            "map": json.dumps({"0": ["variables.input.file"]}),
+        },
+        files={"0": ("photo.jpg", data, "image/jpeg")},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    body = response.json()
+    if body.get("errors") or response.status_code != 200:
+        raise BenchError(f"upload: HTTP {response.status_code}, {body.get('errors')}")
+    return body["data"]["uploadJobPhoto"]["id"]
+
+
+async def copy_photos(conn: asyncpg.Connection) -> None:
+    """Every other job gets rows naming the uploaded images (the same stored objects)."""
+    await conn.execute(
+        """
+        INSERT INTO photos (id, business_id, customer_id, job_id, caption, taken_at, stage,
+                            key, thumbnail_key, content_type, width, height, byte_size)
+        SELECT gen_random_uuid(), j.business_id, j.customer_id, j.id, p.caption,
+               p.taken_at - make_interval(days => (row_number() OVER ())::int % 90), p.stage,
+               p.key, p.thumbnail_key, p.content_type, p.width, p.height, p.byte_size
+          FROM jobs j
+         CROSS JOIN (SELECT * FROM photos ORDER BY created_at LIMIT $1) p
+         WHERE NOT EXISTS (SELECT FROM photos q WHERE q.job_id = j.id)
+        """,
+        PHOTOS_PER_JOB,
+    )
