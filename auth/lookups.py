@@ -74,3 +74,12 @@ async def token_business(tx: RequestTransaction, table: str, token: str) -> uuid
     if not _plausible(token):
         return None
     return await tx.scalar(_TOKEN_BUSINESS[table].bindparams(digest=tokens.digest(token)))
+
+
+async def business_for_stripe_account(tx: RequestTransaction, account: str) -> uuid.UUID | None:
+    """The business whose Stripe connected account this is (a webhook names only that)."""
+    if not _plausible(account):
+        return None
+    return await tx.scalar(
+        text("SELECT business_for_stripe_account(:account)").bindparams(account=account)
+    )

@@ -20,10 +20,14 @@ from models import (
     AuthSession,
     Business,
     Customer,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLineItem,
     Job,
     JobNote,
     JobStatusChange,
     Message,
+    Payment,
     Photo,
     PortalToken,
     StaffInvitation,
@@ -43,6 +47,10 @@ jobs: Table = Job.__table__  # type: ignore[assignment]
 job_status_changes: Table = JobStatusChange.__table__  # type: ignore[assignment]
 job_notes: Table = JobNote.__table__  # type: ignore[assignment]
 photos: Table = Photo.__table__  # type: ignore[assignment]
+invoices: Table = Invoice.__table__  # type: ignore[assignment]
+invoice_line_items: Table = InvoiceLineItem.__table__  # type: ignore[assignment]
+payments: Table = Payment.__table__  # type: ignore[assignment]
+invoice_counters: Table = InvoiceCounter.__table__  # type: ignore[assignment]
 
 # What reads return of each table: everything but secrets. Password hashes are read only by
 # the sign-in functions (migrations/), so no row a resolver holds can carry one.
@@ -237,4 +245,65 @@ customer_reads_messages = CustomerWrite(
     customer_column="customer_id",
     state=lambda columns: columns.from_customer.is_(False),
     columns=frozenset({"read_at"}),
+)
+
+
+# Invoices: a customer reads their own once sent (`visible_to_customer`, generated from
+# `issued_at`; set at send on line items), and their payments; migration 0006 writes the same
+# policies. An invoice row also carries two of its business's columns, which its derived
+# fields need: `time_zone` (isOverdue) and `charges_enabled` (canPayOnline).
+def _of_business(table: Table, column: str) -> Any:
+    return (
+        select(businesses.c[column])
+        .where(businesses.c.id == table.c.business_id)
+        .scalar_subquery()
+        .label(column)
+    )
+
+
+def invoices_visible_to(viewer: Principal | None) -> Select:
+    query = _tenant(invoices, viewer, "customer_id", customer_flag="visible_to_customer")
+    return query.add_columns(
+        _of_business(invoices, "time_zone"), _of_business(invoices, "charges_enabled")
+    )
+
+
+def invoice_line_items_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(invoice_line_items, viewer, "customer_id", customer_flag="visible_to_customer")
+
+
+def payments_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(payments, viewer, "customer_id")
+
+
+def invoices_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(invoices, viewer)
+
+
+def invoice_line_items_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(invoice_line_items, viewer)
+
+
+def payments_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(payments, viewer)
+
+
+def invoice_counters_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(invoice_counters, viewer)
+
+
+def businesses_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    """Staff (and the server for a business, from Stripe's webhooks) write their own."""
+    if viewer is None or viewer.is_customer:
+        return false()
+    return businesses.c.id == viewer.business_id
+
+
+# Paying online, the customer keeps their open invoice's current PaymentIntent id; nothing
+# else of an invoice is theirs to write (migration 0006's `customer_update`).
+invoice_payment_intents = CustomerWrite(
+    table=invoices,
+    customer_column="customer_id",
+    state=lambda columns: columns.status == "OPEN",
+    columns=frozenset({"stripe_payment_intent_id"}),
 )

@@ -4,6 +4,16 @@ from models.access import AuthSession, LoginFailure, PortalToken, StaffToken, To
 from models.appointment import Appointment, AppointmentStatus
 from models.business import Business
 from models.customer import Customer, PortalStatus
+from models.invoice import (
+    Invoice,
+    InvoiceCounter,
+    InvoiceLineItem,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    StripeEvent,
+)
 from models.job import Job, JobNote, JobStatus, JobStatusChange, Photo, PhotoStage
 from models.message import Message
 from models.staff import StaffInvitation, StaffMember, StaffRole
@@ -14,11 +24,18 @@ __all__ = [
     "AuthSession",
     "Business",
     "Customer",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLineItem",
+    "InvoiceStatus",
     "Job",
     "JobNote",
     "JobStatus",
     "JobStatusChange",
     "LoginFailure",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
     "Message",
     "Photo",
     "PhotoStage",
@@ -28,5 +45,6 @@ __all__ = [
     "StaffMember",
     "StaffRole",
     "StaffToken",
+    "StripeEvent",
     "TokenPurpose",
 ]
