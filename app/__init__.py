@@ -28,6 +28,7 @@ from config import Settings
 from db import drain_background
 from portal import routes as portal_routes
 from schema import build_schema
+from webhooks import routes as webhook_routes
 
 __all__ = ["create_app"]
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             # The local storage backend serves its signed URLs here (S3 needs none).
             *services.storage.routes(),
+            # Stripe Connect events (webhooks/): signed, recorded once, dispatched by type.
+            *webhook_routes,
             # The customer portal's own pages (/portal/<slug>/…, /team/<slug>/accept-invite).
             *portal_routes(services),
         ],

@@ -13,6 +13,7 @@ from auth.session_cache import SessionCache
 from config import Settings
 from db import APP_ROLE, create_app_engine
 from mail import Mailer, create_mailer
+from payments import StripeApi, create_stripe
 from realtime.listener import Listener, connect_as_app
 from storage import Storage, create_storage
 
@@ -30,6 +31,8 @@ class Services:
     session_cache: SessionCache
     # Photos and other files: S3 when S3_BUCKET is set, else DATA_DIR/files (storage/).
     storage: Storage
+    # Stripe Connect when STRIPE_SECRET_KEY is set; None means online payment is disabled.
+    stripe: StripeApi | None = None
 
     async def start(self) -> None:
         await self.storage.start()
@@ -44,6 +47,8 @@ class Services:
         await self.engine.dispose()
         await self.login_limits.dispose()
         await self.storage.close()
+        if self.stripe is not None:
+            await self.stripe.close()
 
 
 def create_services(settings: Settings) -> Services:
@@ -73,4 +78,5 @@ def create_services(settings: Settings) -> Services:
             listening=lambda: listener.connected,
         ),
         storage=create_storage(settings),
+        stripe=create_stripe(settings),
     )

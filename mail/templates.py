@@ -93,3 +93,20 @@ def new_message(*, business: str, customer: str, link: str) -> Letter:
         link,
         "Read it in the portal",
     )
+
+
+def invoice_sent(
+    *, business: str, customer: str, number: str, amount: str, due: str | None, link: str
+) -> Letter:
+    return _letter(
+        f"Invoice {number} from {business}",
+        [
+            f"Hello {customer},",
+            f"{business} sent you invoice {number} for {amount}"
+            + (f", due on {due}." if due else "."),
+            "You can see it, and pay it where the business takes payments online, in your "
+            "customer portal.",
+        ],
+        link,
+        "View the invoice",
+    )

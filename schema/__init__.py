@@ -35,6 +35,7 @@ DOMAINS = (
     "appointments",
     "jobs",
     "photos",
+    "invoices",
     "messages",
     "portal_access",
     "staff_invitations",

@@ -18,6 +18,7 @@ from auth.sessions import IssuedSession
 from models import StaffRole as StaffRoleValues
 from resolvers import accounts, global_ids
 from resolvers.context import RequestContext
+from resolvers.invoices import business_payments_enabled
 from schema.customers import Customer
 from schema.relay import Node, node_type
 
@@ -29,18 +30,27 @@ StaffRole = strawberry.enum(StaffRoleValues, name="StaffRole")
 class Business(Node):
     name: str
     slug: str = strawberry.field(description="The business's part of portal URLs.")
+    time_zone: str = strawberry.field(
+        description="IANA name (default UTC): invoices fall overdue by this calendar."
+    )
     key: strawberry.Private[uuid.UUID]
+    charges_enabled: strawberry.Private[bool]
 
     @classmethod
     def from_row(cls, row: Row) -> Business:
         return cls(
-            id=global_ids.encode("Business", row.id), name=row.name, slug=row.slug, key=row.id
+            id=global_ids.encode("Business", row.id),
+            name=row.name,
+            slug=row.slug,
+            time_zone=row.time_zone,
+            key=row.id,
+            charges_enabled=row.charges_enabled,
         )
 
     @strawberry.field(description="Whether customers can pay invoices online (Stripe Connect).")
-    def payments_enabled(self) -> bool:
-        # Stripe Connect onboarding arrives with invoices and payments.
-        return False
+    def payments_enabled(self, info: Info[RequestContext, None]) -> bool:
+        # The connected account's charges_enabled, kept from Stripe's webhooks.
+        return business_payments_enabled(info.context, self.charges_enabled)
 
 
 @node_type
@@ -133,7 +143,10 @@ readpath.declare(
     id=readpath.Computed(("id",), global_ids.encoder("Business")),
     name=readpath.Column("name"),
     slug=readpath.Column("slug"),
-    paymentsEnabled=readpath.Computed((), lambda: False),
+    timeZone=readpath.Column("time_zone"),
+    paymentsEnabled=readpath.Computed(
+        ("charges_enabled",), business_payments_enabled, context=True
+    ),
 )
 readpath.declare(
     "StaffMember",

@@ -21,12 +21,15 @@ from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
     from schema.appointments import Appointment, AppointmentRange
+    from schema.invoices import Invoice, InvoiceStatus
     from schema.jobs import Job, JobStatus
 
 AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
 AppointmentRangeType = Annotated["AppointmentRange", strawberry.lazy("schema.appointments")]
 JobType = Annotated["Job", strawberry.lazy("schema.jobs")]
 JobStatusType = Annotated["JobStatus", strawberry.lazy("schema.jobs")]
+InvoiceType = Annotated["Invoice", strawberry.lazy("schema.invoices")]
+InvoiceStatusType = Annotated["InvoiceStatus", strawberry.lazy("schema.invoices")]
 PortalStatus = strawberry.enum(PortalStatusValues, name="PortalStatus")
 
 
@@ -85,6 +88,18 @@ class Customer(Node):
         from schema.jobs import customer_jobs
 
         return await customer_jobs(info, self.key, status, first, after)
+
+    @strawberry.field(description="As the root `invoices`: newest first, no drafts for customers.")
+    async def invoices(
+        self,
+        info: Info[RequestContext, None],
+        status: list[InvoiceStatusType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[InvoiceType]:
+        from schema.invoices import nested_invoices
+
+        return await nested_invoices(info, "customer", self.key, status, first, after)
 
 
 readpath.declare(

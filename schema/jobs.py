@@ -19,9 +19,12 @@ from schema.customers import Customer, changes_of
 from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
+    from schema.invoices import Invoice, InvoiceStatus
     from schema.photos import Photo
 
 PhotoType = Annotated["Photo", strawberry.lazy("schema.photos")]
+InvoiceType = Annotated["Invoice", strawberry.lazy("schema.invoices")]
+InvoiceStatusType = Annotated["InvoiceStatus", strawberry.lazy("schema.invoices")]
 JobStatus = strawberry.enum(JobStatusValues, name="JobStatus")
 
 
@@ -83,6 +86,18 @@ class Job(Node):
             return await loaders.photo_count_by_job.load(self.key)
 
         return Connection.of(page, Photo.from_row, count)
+
+    @strawberry.field(description="Newest first; a customer never sees a draft.")
+    async def invoices(
+        self,
+        info: Info[RequestContext, None],
+        status: list[InvoiceStatusType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[InvoiceType]:
+        from schema.invoices import nested_invoices
+
+        return await nested_invoices(info, "job", self.key, status, first, after)
 
 
 @strawberry.type
