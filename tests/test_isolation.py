@@ -409,3 +409,138 @@ async def test_messages_signed_out_are_unauthenticated(api: Api) -> None:
         (MESSAGE_SEND, {"input": {"body": "x"}}),
     ):
         assert code(await api.error(document, variables)) == "UNAUTHENTICATED"
+
+
+# -- invoices and payments: drafts are staff's only; a customer reads their own sent invoices
+# and payments, and pays only their own.
+
+INVOICE_LIST = """query($customerId: ID, $status: [InvoiceStatus!]) {
+  invoices(customerId: $customerId, status: $status) {
+    totalCount edges { node { id customer { id } payments { id } lineItems { description } } }
+  }
+}"""
+INVOICE_MUTATIONS = [
+    (
+        "createInvoice",
+        """mutation($id: ID!) { createInvoice(input: {customerId: $id,
+           lineItems: [{description: "X", quantity: 1, unitPriceCents: 100}]}) { id } }""",
+        lambda side: {"id": side.customers[0].id},
+    ),
+    (
+        "updateInvoice",
+        "mutation($id: ID!) { updateInvoice(input: {id: $id, taxCents: 1}) { id } }",
+        lambda side: {"id": side.invoices[0]["draft"]},
+    ),
+    (
+        "sendInvoice",
+        "mutation($id: ID!) { sendInvoice(id: $id) { id } }",
+        lambda side: {"id": side.invoices[0]["draft"]},
+    ),
+    (
+        "voidInvoice",
+        "mutation($id: ID!) { voidInvoice(id: $id) { id } }",
+        lambda side: {"id": side.invoices[0]["open"]},
+    ),
+    (
+        "recordPayment",
+        """mutation($id: ID!) { recordPayment(input: {invoiceId: $id, amountCents: 1,
+           method: CASH}) { id } }""",
+        lambda side: {"id": side.invoices[0]["open"]},
+    ),
+]
+PAY_INVOICE = "mutation($id: ID!) { payInvoice(invoiceId: $id) { clientSecret } }"
+
+
+@pytest.fixture
+async def invoice_world(api: Api, world: dict[str, Side]) -> dict[str, Side]:
+    """The world, each customer with a draft, an open (part-paid) invoice and its payment
+    (`side.invoices[i]`: draft, open, payment ids)."""
+    from tests.test_invoices import create, record, sent_invoice
+
+    for side in world.values():
+        side.invoices = []  # type: ignore[attr-defined]
+        for person in side.customers:
+            opened = await sent_invoice(api, side.staff, person.id)
+            paid = await record(api, side.staff, opened["id"], 100)
+            side.invoices.append(  # type: ignore[attr-defined]
+                {
+                    "draft": (await create(api, side.staff, person.id))["id"],
+                    "open": opened["id"],
+                    "payment": paid["payments"][0]["id"],
+                }
+            )
+    return world
+
+
+async def test_invoices_and_payments_of_another_business_are_not_there(
+    api: Api, invoice_world: dict[str, Side]
+) -> None:
+    a, b = invoice_world["A"], invoice_world["B"]
+    for side, visible in ((a, True), (b, False)):
+        for objects in side.invoices:  # type: ignore[attr-defined]
+            for label, object_id in objects.items():
+                node = (await api.gql(NODE, {"id": object_id}, token=a.staff.token))["node"]
+                assert (node is not None) is visible, label
+    listed = (await api.gql(INVOICE_LIST, token=a.staff.token))["invoices"]
+    mine = {i for objects in a.invoices for k, i in objects.items() if k != "payment"}  # type: ignore[attr-defined]
+    assert {e["node"]["id"] for e in listed["edges"]} == mine
+    foreign = await api.gql(INVOICE_LIST, {"customerId": b.customers[0].id}, token=a.staff.token)
+    assert foreign["invoices"] == {"totalCount": 0, "edges": []}
+    for name, document, variables in INVOICE_MUTATIONS:
+        if name != "createInvoice":
+            error = await api.error(document, variables(b), token=a.staff.token)
+            assert code(error) == "NOT_FOUND", name
+    error = await api.error(INVOICE_MUTATIONS[0][1], {"id": b.customers[0].id}, token=a.staff.token)
+    assert code(error) == "NOT_FOUND"
+
+
+async def test_a_customer_sees_only_their_own_sent_invoices_and_payments(
+    api: Api, invoice_world: dict[str, Side]
+) -> None:
+    a, b = invoice_world["A"], invoice_world["B"]
+    me, neighbour = a.customers
+    own = a.invoices[0]  # type: ignore[attr-defined]
+    for label in ("open", "payment"):
+        node = (await api.gql(NODE, {"id": own[label]}, token=me.token))["node"]
+        assert node is not None and node["id"] == own[label], label
+    assert (await api.gql(NODE, {"id": own["draft"]}, token=me.token))["node"] is None
+    others = [*a.invoices[1].values(), *b.invoices[0].values()]  # type: ignore[attr-defined]
+    for object_id in others:
+        assert (await api.gql(NODE, {"id": object_id}, token=me.token))["node"] is None
+
+    listed = (await api.gql(INVOICE_LIST, token=me.token))["invoices"]
+    assert [e["node"]["id"] for e in listed["edges"]] == [own["open"]]
+    assert listed["edges"][0]["node"]["payments"] == [{"id": own["payment"]}]
+    assert listed["edges"][0]["node"]["customer"] == {"id": me.id}
+    for other in (neighbour.id, b.customers[0].id):
+        filtered = await api.gql(INVOICE_LIST, {"customerId": other}, token=me.token)
+        assert filtered["invoices"] == {"totalCount": 0, "edges": []}
+    drafts = await api.gql(INVOICE_LIST, {"status": ["DRAFT"]}, token=me.token)
+    assert drafts["invoices"]["totalCount"] == 0
+    # paying someone else's is as if it did not exist; their own draft too
+    for invoice_id in (a.invoices[1]["open"], b.invoices[0]["open"], own["draft"]):  # type: ignore[attr-defined]
+        assert code(await api.error(PAY_INVOICE, {"id": invoice_id}, token=me.token)) == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(("name", "document", "variables"), INVOICE_MUTATIONS)
+async def test_invoice_mutations_are_for_staff(
+    api: Api, invoice_world: dict[str, Side], name: str, document: str, variables
+) -> None:  # noqa: ANN001
+    me = invoice_world["A"].customers[0]
+    for side in invoice_world.values():
+        error = await api.error(document, variables(side), token=me.token)
+        assert code(error) == "FORBIDDEN", name
+    error = await api.error(document, variables(invoice_world["A"]))
+    assert code(error) == "UNAUTHENTICATED", name
+
+
+async def test_paying_and_onboarding_are_refused_to_the_wrong_roles(
+    api: Api, invoice_world: dict[str, Side]
+) -> None:
+    a = invoice_world["A"]
+    own = {"id": a.invoices[0]["open"]}  # type: ignore[attr-defined]
+    assert code(await api.error(PAY_INVOICE, own, token=a.staff.token)) == "FORBIDDEN"
+    assert code(await api.error(PAY_INVOICE, own)) == "UNAUTHENTICATED"
+    onboard = "mutation { startStripeOnboarding { url } }"
+    assert code(await api.error(onboard, token=a.customers[0].token)) == "FORBIDDEN"
+    assert code(await api.error(onboard)) == "UNAUTHENTICATED"
