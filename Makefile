@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench bench-sign-in migrate clean
+.PHONY: run test lint format schema bench bench-sign-in migrate clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ migrate: $(STAMP)
 	$(BIN)/python -m serve --migrate-only
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,6 +39,10 @@ bench: $(STAMP)
 
 bench-sign-in: $(STAMP)
 	$(BIN)/python bench/sign_in_timing.py
+
+# Every portal page at phone and desktop width, into docs/screenshots/ (needs chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m portal.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache
