@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench bench-sign-in migrate clean screenshots
+.PHONY: run test lint format schema bench bench-sign-in bench-realtime migrate clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(STAMP)
 
 bench-sign-in: $(STAMP)
 	$(BIN)/python bench/sign_in_timing.py
+
+# 1,000 WebSocket subscribers over two server processes on one database: delivery latency,
+# a burst, memory per idle connection (bench/subscriptions.py; BENCH_SUBSCRIBERS, …).
+bench-realtime: $(STAMP)
+	$(BIN)/python -m bench.subscriptions
 
 # Every portal page at phone and desktop width, into docs/screenshots/ (needs chromium).
 screenshots: $(STAMP)

@@ -24,7 +24,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -81,17 +81,30 @@ class Outbox:
     def put(self, frame: str) -> None:
         if self.closed:
             return
-        if len(self._queue) >= self._limit:
-            self.closed = True
-            self._queue.clear()
-            self._overflow()
+        if self._task is not None:
+            if len(self._queue) >= self._limit:
+                self.closed = True
+                self._queue.clear()
+                self._overflow()
+                return
+            self._queue.append(frame)
             return
-        self._queue.append(frame)
-        if self._task is None:
-            self._task = asyncio.create_task(self._drain())
-
-    async def _drain(self) -> None:
+        # Nothing waiting: send now. A healthy socket's send completes without suspending
+        # (the server only buffers it), so most frames cost no task at all; one that must
+        # wait (the client is not reading) continues in a task, and what follows queues.
+        coroutine = self._send(frame)
         try:
+            yielded = coroutine.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self.closed = True
+            return
+        self._task = asyncio.ensure_future(self._drain(coroutine, yielded))
+
+    async def _drain(self, coroutine: Coroutine[Any, Any, None], yielded: Any) -> None:
+        try:
+            await _rest(coroutine, yielded)
             while self._queue and not self.closed:
                 await self._send(self._queue.popleft())
         except Exception:  # the socket is gone; its handler cleans up
@@ -105,6 +118,28 @@ class Outbox:
         self._queue.clear()
         if self._task is not None:
             self._task.cancel()
+
+
+async def _rest(coroutine: Coroutine[Any, Any, None], yielded: Any) -> None:
+    """Drive a coroutine that was started by hand (`coroutine.send(None)`, Python 3.12's
+    eager tasks done by hand) and suspended on `yielded` (a future, or None for a bare
+    yield) to its end, as a task would have."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await yielded
+        except BaseException as error:  # noqa: BLE001 — handed to the coroutine, as a task does
+            try:
+                yielded = coroutine.throw(error)
+            except StopIteration:
+                return
+            continue
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 @dataclass(eq=False)
