@@ -1,7 +1,7 @@
 // Contracts: read one, sign it (typed name and "I agree"), then download the signed copy.
 
 import { gql } from '../api.js';
-import { badge, busy, field, h, notice, say, showFieldError, to, when } from '../dom.js';
+import { badge, busy, field, h, notice, replace, say, showFieldError, to, when } from '../dom.js';
 import { cards } from './appointments.js';
 import { missing } from './jobs.js';
 
@@ -33,7 +33,7 @@ export async function detail({ params: [id] }) {
 
 function draw(section, c, announcement) {
   const status = notice('success');
-  section.replaceChildren(
+  replace(section,
     h('p', { class: 'crumbs' }, to('contracts', '← All contracts')),
     h('div', { class: 'title-row' }, h('h1', {}, c.title), badge(c.status === 'SENT' ? 'TO_SIGN' : c.status, c.status.toLowerCase())),
     status,

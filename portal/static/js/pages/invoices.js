@@ -3,7 +3,7 @@
 // told the server: the browser's word is never taken for it.
 
 import { gql } from '../api.js';
-import { badge, busy, day, h, label, meta, money, notice, say, to, when } from '../dom.js';
+import { badge, busy, day, h, label, meta, money, notice, replace, say, to, when } from '../dom.js';
 import { cards } from './appointments.js';
 import { missing } from './jobs.js';
 
@@ -50,7 +50,7 @@ export async function detail({ params: [id], isCurrent }) {
 function draw(section, i, isCurrent, announcement) {
   const status = notice('success');
   const payArea = h('div', { class: 'pay' });
-  section.replaceChildren(
+  replace(section,
     h('p', { class: 'crumbs' }, to('invoices', '← All invoices')),
     h('div', { class: 'title-row' }, h('h1', {}, `Invoice ${i.number ?? ''}`), h('span', { class: 'marks' }, marks(i))),
     status,
