@@ -114,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             log.info("embedded PostgreSQL stopped")
 
 
+def without_query(record: logging.LogRecord) -> bool:
+    """uvicorn's access line, with the query string of its path cut (a token in a link)."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+        record.args = (args[0], args[1], args[2].split("?", 1)[0] + "?…", *args[3:])
+    return True
+
+
 def serve(settings: Settings, signals: StopSignals) -> int:
     """uvicorn.run, minus its catching of KeyboardInterrupt, which our handler makes moot."""
     config = uvicorn.Config(
@@ -123,6 +131,8 @@ def serve(settings: Settings, signals: StopSignals) -> int:
         log_level=settings.LOG_LEVEL.lower(),
         proxy_headers=settings.TRUSTED_PROXY_HOPS > 0,
     )
+    # Emailed links carry their token in the query string: the access log keeps paths only.
+    logging.getLogger("uvicorn.access").addFilter(without_query)
     server = uvicorn.Server(config)
     signals.server = server
     signals.stage = "serving"

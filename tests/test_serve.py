@@ -214,3 +214,23 @@ async def test_a_second_signal_does_not_cut_the_database_stop_short(tmp_path: Pa
         assert "embedded PostgreSQL stopped" in logged(log)
     finally:
         kill_leftovers(process, pgdata)
+
+
+def test_the_access_log_keeps_no_query_string() -> None:
+    # An emailed link's token travels in the query string; the access log must not keep it.
+    import logging
+
+    from serve import without_query
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/portal/acme/accept-invite?token=sekrit", "1.1", 200),
+        None,
+    )
+    assert without_query(record)
+    assert "sekrit" not in record.getMessage()
+    assert "/portal/acme/accept-invite?…" in record.getMessage()
