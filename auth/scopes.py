@@ -19,6 +19,7 @@ from models import (
     Appointment,
     AuthSession,
     Business,
+    Contract,
     Customer,
     Invoice,
     InvoiceCounter,
@@ -47,6 +48,7 @@ jobs: Table = Job.__table__  # type: ignore[assignment]
 job_status_changes: Table = JobStatusChange.__table__  # type: ignore[assignment]
 job_notes: Table = JobNote.__table__  # type: ignore[assignment]
 photos: Table = Photo.__table__  # type: ignore[assignment]
+contracts: Table = Contract.__table__  # type: ignore[assignment]
 invoices: Table = Invoice.__table__  # type: ignore[assignment]
 invoice_line_items: Table = InvoiceLineItem.__table__  # type: ignore[assignment]
 payments: Table = Payment.__table__  # type: ignore[assignment]
@@ -306,4 +308,35 @@ invoice_payment_intents = CustomerWrite(
     customer_column="customer_id",
     state=lambda columns: columns.status == "OPEN",
     columns=frozenset({"stripe_payment_intent_id"}),
+)
+
+
+# Contracts: a customer reads their own once sent, never a draft nor a voided draft
+# (`visible_to_customer`, generated: sent_at is set), and writes only a signature: their own
+# SENT contract, its signature columns (migration 0005: the same policy, a column trigger).
+def contracts_visible_to(viewer: Principal | None) -> Select:
+    return _tenant(contracts, viewer, "customer_id", customer_flag="visible_to_customer")
+
+
+def contracts_writable_by(viewer: Principal | None) -> ColumnElement[bool]:
+    return _writable(contracts, viewer)
+
+
+CONTRACT_SIGNING = CustomerWrite(
+    contracts,
+    "customer_id",
+    lambda c: c.status == "SENT",
+    frozenset(
+        {
+            "status",
+            "signed_at",
+            "signer_name",
+            "signer_email",
+            "signer_ip",
+            "signer_user_agent",
+            "signed_sha256",
+            "signed_document_key",
+            "signed_document_sha256",
+        }
+    ),
 )

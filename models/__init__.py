@@ -3,6 +3,7 @@
 from models.access import AuthSession, LoginFailure, PortalToken, StaffToken, TokenPurpose
 from models.appointment import Appointment, AppointmentStatus
 from models.business import Business
+from models.contract import Contract, ContractStatus
 from models.customer import Customer, PortalStatus
 from models.invoice import (
     Invoice,
@@ -23,6 +24,8 @@ __all__ = [
     "AppointmentStatus",
     "AuthSession",
     "Business",
+    "Contract",
+    "ContractStatus",
     "Customer",
     "Invoice",
     "InvoiceCounter",
