@@ -95,6 +95,36 @@ def new_message(*, business: str, customer: str, link: str) -> Letter:
     )
 
 
+def contract_sent(*, business: str, customer: str, title: str, link: str) -> Letter:
+    return _letter(
+        f"{business} sent you a contract to sign: {title}",
+        [
+            f"Hello {customer},",
+            f"{business} sent you “{title}” to read and sign in your customer portal.",
+            "Sign in to the portal to read it; you sign it there by typing your name.",
+        ],
+        link,
+        "Read and sign",
+    )
+
+
+def contract_signed(
+    *, business: str, recipient: str, signer: str, title: str, when: str, link: str
+) -> Letter:
+    """`when`: the time of the signature, as written in the signed copy."""
+    return _letter(
+        f"Signed: {title}",
+        [
+            f"Hello {recipient},",
+            f"{signer} signed “{title}” ({business}) on {when}.",
+            "The signed copy is attached as a PDF, with its audit trail on the last page. It "
+            "stays in the portal too: open the contract there to download it again.",
+        ],
+        link,
+        "Open the contract",
+    )
+
+
 def invoice_sent(
     *, business: str, customer: str, number: str, amount: str, due: str | None, link: str
 ) -> Letter:

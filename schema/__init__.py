@@ -35,6 +35,7 @@ DOMAINS = (
     "appointments",
     "jobs",
     "photos",
+    "contracts",
     "invoices",
     "messages",
     "portal_access",

@@ -21,12 +21,15 @@ from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
     from schema.appointments import Appointment, AppointmentRange
+    from schema.contracts import Contract, ContractStatus
     from schema.invoices import Invoice, InvoiceStatus
     from schema.jobs import Job, JobStatus
 
 AppointmentType = Annotated["Appointment", strawberry.lazy("schema.appointments")]
 AppointmentRangeType = Annotated["AppointmentRange", strawberry.lazy("schema.appointments")]
 JobType = Annotated["Job", strawberry.lazy("schema.jobs")]
+ContractType = Annotated["Contract", strawberry.lazy("schema.contracts")]
+ContractStatusType = Annotated["ContractStatus", strawberry.lazy("schema.contracts")]
 JobStatusType = Annotated["JobStatus", strawberry.lazy("schema.jobs")]
 InvoiceType = Annotated["Invoice", strawberry.lazy("schema.invoices")]
 InvoiceStatusType = Annotated["InvoiceStatus", strawberry.lazy("schema.invoices")]
@@ -100,6 +103,18 @@ class Customer(Node):
         from schema.invoices import nested_invoices
 
         return await nested_invoices(info, "customer", self.key, status, first, after)
+
+    @strawberry.field(description="As the root `contracts`: newest first, no drafts for customers.")
+    async def contracts(
+        self,
+        info: Info[RequestContext, None],
+        status: list[ContractStatusType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ContractType]:
+        from schema.contracts import contracts_of
+
+        return await contracts_of(info, "customer", self.key, status, first, after)
 
 
 readpath.declare(

@@ -19,12 +19,15 @@ from schema.customers import Customer, changes_of
 from schema.relay import Connection, Node, node_type
 
 if TYPE_CHECKING:
+    from schema.contracts import Contract, ContractStatus
     from schema.invoices import Invoice, InvoiceStatus
     from schema.photos import Photo
 
 PhotoType = Annotated["Photo", strawberry.lazy("schema.photos")]
 InvoiceType = Annotated["Invoice", strawberry.lazy("schema.invoices")]
 InvoiceStatusType = Annotated["InvoiceStatus", strawberry.lazy("schema.invoices")]
+ContractType = Annotated["Contract", strawberry.lazy("schema.contracts")]
+ContractStatusType = Annotated["ContractStatus", strawberry.lazy("schema.contracts")]
 JobStatus = strawberry.enum(JobStatusValues, name="JobStatus")
 
 
@@ -98,6 +101,18 @@ class Job(Node):
         from schema.invoices import nested_invoices
 
         return await nested_invoices(info, "job", self.key, status, first, after)
+
+    @strawberry.field(description="Newest first; a customer never sees a draft.")
+    async def contracts(
+        self,
+        info: Info[RequestContext, None],
+        status: list[ContractStatusType] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ContractType]:
+        from schema.contracts import contracts_of
+
+        return await contracts_of(info, "job", self.key, status, first, after)
 
 
 @strawberry.type
