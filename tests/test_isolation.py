@@ -323,6 +323,111 @@ async def test_staff_see_internal_notes_of_their_business_only(
         assert (await api.gql(NODE, {"id": object_id}, token=a.staff.token))["node"] is None
 
 
+# -- contracts: drafts are staff's only; a customer reads and signs only their own sent ones.
+
+CONTRACT_LIST = """query($customerId: ID, $status: [ContractStatus!]) {
+  contracts(customerId: $customerId, status: $status) { totalCount edges { node { id } } }
+}"""
+CONTRACT_MUTATIONS = [
+    (
+        "createContract",
+        'mutation($id: ID!) { createContract(input: {customerId: $id, title: "X", body: "Y"})'
+        " { id } }",
+        lambda side: {"id": side.customers[0].id},
+    ),
+    (
+        "updateContract",
+        'mutation($id: ID!) { updateContract(input: {id: $id, title: "X"}) { id } }',
+        lambda side: {"id": side.contracts[0]["draft"]},
+    ),
+    (
+        "sendContract",
+        "mutation($id: ID!) { sendContract(id: $id) { id } }",
+        lambda side: {"id": side.contracts[0]["draft"]},
+    ),
+    (
+        "voidContract",
+        "mutation($id: ID!) { voidContract(id: $id) { id } }",
+        lambda side: {"id": side.contracts[0]["sent"]},
+    ),
+]
+SIGN_CONTRACT = """mutation($id: ID!) {
+  signContract(input: {contractId: $id, signerName: "Mallory", agreed: true}) { id }
+}"""
+
+
+@pytest.fixture
+async def contract_world(api: Api, world: dict[str, Side]) -> dict[str, Side]:
+    """The world, each customer with a draft and a sent contract (`side.contracts[i]`)."""
+    from tests.test_contracts import create_contract, sent_contract
+
+    for side in world.values():
+        side.contracts = [  # type: ignore[attr-defined]
+            {
+                "draft": (await create_contract(api, side.staff, person.id))["id"],
+                "sent": (await sent_contract(api, side.staff, person.id))["id"],
+            }
+            for person in side.customers
+        ]
+    return world
+
+
+async def test_contracts_staff_see_their_business_and_nothing_of_another(
+    api: Api, contract_world: dict[str, Side]
+) -> None:
+    a, b = contract_world["A"], contract_world["B"]
+    listed = (await api.gql(CONTRACT_LIST, token=a.staff.token))["contracts"]
+    assert {e["node"]["id"] for e in listed["edges"]} == {
+        c[k] for c in a.contracts for k in ("draft", "sent")
+    }
+    for contract in b.contracts:
+        for object_id in contract.values():
+            assert (await api.gql(NODE, {"id": object_id}, token=a.staff.token))["node"] is None
+    foreign = await api.gql(CONTRACT_LIST, {"customerId": b.customers[0].id}, token=a.staff.token)
+    assert foreign["contracts"] == {"totalCount": 0, "edges": []}
+
+
+async def test_a_customer_gets_only_their_own_sent_contracts(
+    api: Api, contract_world: dict[str, Side]
+) -> None:
+    a, b = contract_world["A"], contract_world["B"]
+    me = a.customers[0]
+    mine = a.contracts[0]["sent"]
+    listed = (await api.gql(CONTRACT_LIST, token=me.token))["contracts"]
+    assert listed == {"totalCount": 1, "edges": [{"node": {"id": mine}}]}
+    drafts = await api.gql(CONTRACT_LIST, {"status": ["DRAFT"]}, token=me.token)
+    assert drafts["contracts"]["totalCount"] == 0
+    hidden = [a.contracts[0]["draft"], *a.contracts[1].values()]
+    hidden += [object_id for contract in b.contracts for object_id in contract.values()]
+    for object_id in hidden:
+        assert (await api.gql(NODE, {"id": object_id}, token=me.token))["node"] is None
+    nested = await api.gql(
+        "{ viewer { ... on Customer { contracts { totalCount edges { node { id } } } } } }",
+        token=me.token,
+    )
+    assert nested["viewer"]["contracts"] == listed
+    # Signing: only their own SENT contract; anything else does not exist for them
+    for object_id in hidden:
+        error = await api.error(SIGN_CONTRACT, {"id": object_id}, token=me.token)
+        assert code(error) == "NOT_FOUND", object_id
+    error = await api.error(SIGN_CONTRACT, {"id": mine}, token=a.staff.token)
+    assert code(error) == "FORBIDDEN"
+    assert code(await api.error(SIGN_CONTRACT, {"id": mine})) == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(("name", "document", "variables"), CONTRACT_MUTATIONS)
+async def test_contract_mutations_are_staffs_of_their_own_business(
+    api: Api, contract_world: dict[str, Side], name: str, document: str, variables
+) -> None:  # noqa: ANN001
+    a, b = contract_world["A"], contract_world["B"]
+    error = await api.error(document, variables(b), token=a.staff.token)
+    assert code(error) == "NOT_FOUND", name
+    for side in (a, b):
+        error = await api.error(document, variables(side), token=a.customers[0].token)
+        assert code(error) == "FORBIDDEN", name
+    assert code(await api.error(document, variables(a))) == "UNAUTHENTICATED", name
+
+
 # -- messages: a thread is its customer's and the business's; nobody else reaches it.
 
 MESSAGE_SEND = """mutation($input: SendMessageInput!) { sendMessage(input: $input) { id } }"""
