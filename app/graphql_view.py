@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
@@ -34,6 +35,7 @@ from app.http_errors import (
     response_media_type,
 )
 from app.services import Services
+from app.subscriptions import LegacyWSHandler, LimitedMessages, Realtime, TransportWSHandler
 from db import RequestTransaction
 from readpath import planner
 from resolvers.context import RequestContext
@@ -61,7 +63,7 @@ def client_ip(request: Request | WebSocket, trusted_hops: int) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
-class PortalWebSocketAdapter(ASGIWebSocketAdapter):
+class PortalWebSocketAdapter(LimitedMessages):
     async def close(self, code: int, reason: str) -> None:
         # The legacy graphql-ws protocol closes a refused connection with 1011 (server error);
         # API.md promises 4403 on every protocol.
@@ -72,10 +74,17 @@ class PortalWebSocketAdapter(ASGIWebSocketAdapter):
 
 class PortalGraphQL(GraphQL):
     websocket_adapter_class = PortalWebSocketAdapter
+    # Subscriptions are delivered by the fan-out (app/subscriptions.py); the rest is Strawberry's.
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema: Any, services: Services) -> None:
         super().__init__(schema, graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.services = services
+        self.realtime = Realtime(services, schema)
+        self.connection_init_wait_timeout = timedelta(
+            seconds=services.settings.WS_CONNECTION_INIT_SECONDS
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -122,22 +122,19 @@ class Realtime:
             keepalive_seconds=settings.WS_KEEPALIVE_SECONDS,
             delivered=self._delivered,
         )
-        self._unsubscribe: list[Callable[[], None]] = []
         self._validated: OrderedDict[str, list[GraphQLError]] = OrderedDict()
         self._background: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         listener = self.services.listener
-        self._unsubscribe = [
-            await listener.subscribe(fanout.CHANNEL, self.fanout.notify),
-            await listener.subscribe(sessions.SESSIONS_ENDED_CHANNEL, self.fanout.sessions_ended),
-            listener.watch(self.fanout.listener_state),
-        ]
+        await listener.subscribe(fanout.CHANNEL, self.fanout.notify)
+        await listener.subscribe(sessions.SESSIONS_ENDED_CHANNEL, self.fanout.sessions_ended)
+        listener.watch(self.fanout.listener_state)
         await self.fanout.start()
 
     async def stop(self) -> None:
-        for stop in self._unsubscribe:
-            stop()
+        # Not unsubscribed from the listener: it stops right after, with the services (and
+        # an UNLISTEN racing its shutdown would only fail).
         await self.fanout.stop()
 
     # -- sockets ----------------------------------------------------------------------------
@@ -207,6 +204,8 @@ class Realtime:
         collected = collect_fields(schema, fragments, coerced, root, operation)
         details = next(iter(collected.grouped_field_set.values()))
         name = details[0].node.name.value
+        if name not in INTERESTS:
+            return None  # a subscription field without a fan-out: Strawberry's own way
         arguments = get_argument_values(root.fields[name], details[0].node, coerced)
         ctx = context.for_operation()
         try:
@@ -366,8 +365,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
             else:
                 await self._error(operation_id, prepared.errors)
             return
-        limit = self.max_subscriptions_per_connection
-        if limit is not None and len(socket.subscriptions) + len(self.operations) >= limit:
+        # Subscriptions only (in-flight queries and mutations have Strawberry's own cap).
+        if len(socket.subscriptions) >= self.realtime.services.settings.WS_MAX_SUBSCRIPTIONS:
             await self._error(operation_id, [GraphQLError("Subscription limit reached")])
             return
         if not socket.closing:
@@ -448,8 +447,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler):
             errors = prepared.errors or [GraphQLError(prepared.close[1] if prepared.close else "")]
             await self._error(operation_id, errors[0])
             return
-        limit = self.max_subscriptions_per_connection
-        if limit is not None and len(socket.subscriptions) + len(self.tasks) >= limit:
+        # Subscriptions only (in-flight queries and mutations have Strawberry's own cap).
+        if len(socket.subscriptions) >= self.realtime.services.settings.WS_MAX_SUBSCRIPTIONS:
             await self._error(operation_id, GraphQLError("Subscription limit reached"))
             return
         if not socket.closing:

@@ -93,16 +93,20 @@ readpath.declare(
 )
 
 
-def _forwards_only(ctx: RequestContext, arguments: dict) -> object:
-    # The compiled connection pages forwards; `last`/`before` run through execution.
+def _compiled_thread(ctx: RequestContext, arguments: dict) -> object:
+    # The compiled connection pages forwards; `last`/`before` run through execution. So do
+    # staff's reads: a customer they may not see is NOT_FOUND, which only execution can say
+    # (the statement would answer an empty thread). A customer's own thread needs no check.
     if arguments.get("last") is not None or arguments.get("before") is not None:
+        raise readpath.Fallback
+    if ctx.principal is None or not ctx.principal.is_customer:
         raise readpath.Fallback
     return messages.listing(ctx, arguments.get("customerId"))
 
 
 readpath.root(
     messages=readpath.Connection(
-        "Message", source=_forwards_only, ordering=lambda a: messages.ORDER
+        "Message", source=_compiled_thread, ordering=lambda a: messages.ORDER
     )
 )
 

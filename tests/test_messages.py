@@ -139,11 +139,15 @@ async def test_pages_both_ways_oldest_first(api: Api, mailbox: Mailbox) -> None:
     middle = two["edges"][1]["cursor"]  # m4
     assert bodies(await page(first=2, after=middle)) == ["m5", "m6"]
     assert bodies(await page(last=2, before=middle)) == ["m2", "m3"]
-    # forwards pages are answered by the compiled read path too
+    # a customer's forward pages are answered by the compiled read path too
     api.read_paths.clear()
-    compiled = (await api.gql(THREAD_COMPILED, {**ask, "first": 2}, token=staff.token))["messages"]
+    compiled = (await api.gql(THREAD_COMPILED, {"first": 2}, token=person.token))["messages"]
     assert [e["node"]["body"] for e in compiled["edges"]] == ["m0", "m1"]
     assert api.read_paths == ["compiled"]
+    # staff naming a customer of another business: NOT_FOUND on both paths
+    other = await factories.register(api)
+    error = await api.error(THREAD_COMPILED, ask, token=other.token)
+    assert code(error) == "NOT_FOUND"
     error = await api.error(THREAD, {**ask, "before": "garbage"}, token=staff.token)
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "before"}
 
