@@ -92,7 +92,10 @@ async def _worker(urls_tokens: list[tuple[str, str]], pipe) -> None:  # noqa: AN
 
     async def open_one(url: str, token: str) -> None:
         ws = await websockets.connect(
-            url, subprotocols=["graphql-transport-ws"], open_timeout=60, ping_interval=None
+            url,
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=60,
+            ping_interval=None,
         )
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         await ws.send(json.dumps(init))

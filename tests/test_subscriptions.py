@@ -448,7 +448,7 @@ async def test_the_listener_resumes_after_losing_its_connection(
     finally:
         listener.first_retry_seconds = 0.2
     # then, back, it checks the open sockets' sessions again
-    assert await doomed.closed(2.0) == 4403
+    assert await doomed.closed(5.0) == 4403
     # and events flow again without anyone's help
     sent = await send(api, person.token, "After the gap")
     assert (await team.data())["messageAdded"]["id"] == sent
