@@ -28,7 +28,7 @@ import itertools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -563,8 +563,10 @@ _plans: OrderedDict[tuple, Plan] = OrderedDict()
 
 
 def _plan_key(context: Any, query: str, operation_name: str | None, variables: Any) -> tuple:
+    # Who asks, as far as a plan can depend on it: every field of the viewer but its
+    # session (one person's sessions share their plans).
     principal = context.principal
-    who = None if principal is None else tuple(getattr(principal, f) for f in principal.__slots__)
+    who = None if principal is None else replace(principal, session_id=None)
     return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), who)
 
 
