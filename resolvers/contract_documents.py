@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,14 +83,11 @@ class SignedCopy:
 
 
 def _font_dir() -> Path:
-    """DejaVu, from matplotlib's package data (found without importing matplotlib): the
+    """DejaVu, committed beside this module (resolvers/contract_fonts, with its licence): the
     same files on every machine, whatever fonts the OS has. DejaVu draws Latin, Greek,
     Cyrillic, Armenian, Georgian, Hebrew and much more; scripts it lacks (CJK, say) show as
     blanks, and the exact text is attached to the PDF anyway (see `signed_pdf`)."""
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("matplotlib (for its DejaVu fonts) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
+    return Path(__file__).resolve().parent / "contract_fonts"
 
 
 _FONTS = {
