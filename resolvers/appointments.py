@@ -155,25 +155,18 @@ async def list_appointments(
     return to_page(rows, ORDER[when], args), total
 
 
+DETAILS = {
+    "title": inputs.a_text(max_length=200, label="title"),
+    "starts_at": inputs.a_moment(required=True),
+    "ends_at": inputs.a_moment(required=True),
+    "location": inputs.an_optional_text(max_length=500, label="location"),
+    "details": inputs.an_optional_text(max_length=5000, label="details", multiline=True),
+}
+
+
 def _details(changes: dict[str, object]) -> dict[str, object]:
     """The checked values of the fields present in `changes` (all of them when scheduling)."""
-    values: dict[str, object] = {}
-    if "title" in changes:
-        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
-    for name in ("starts_at", "ends_at"):
-        if name in changes:
-            if changes[name] is None:
-                raise BadInput("This time cannot be removed.", field=name)
-            values[name] = inputs.moment(changes[name], name)
-    if "location" in changes:
-        values["location"] = inputs.optional_text(
-            changes["location"], "location", max_length=500, label="location"
-        )
-    if "details" in changes:
-        values["details"] = inputs.optional_text(
-            changes["details"], "details", max_length=5000, label="details", multiline=True
-        )
-    return values
+    return inputs.checked(changes, DETAILS)
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:

@@ -31,21 +31,16 @@ def _duplicate_email(error: IntegrityError) -> BadInput | None:
     return None
 
 
+CONTACT = {
+    "name": inputs.a_text(max_length=200, label="name"),
+    "email": inputs.optional_email,
+    "phone": inputs.an_optional_text(max_length=40, label="phone number"),
+    "address": inputs.an_optional_text(max_length=1000, label="address", multiline=True),
+}
+
+
 def _contact_values(changes: dict[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    if "name" in changes:
-        values["name"] = inputs.text(changes["name"], "name", max_length=200, label="name")
-    if "email" in changes:
-        values["email"] = inputs.optional_email(changes["email"])
-    if "phone" in changes:
-        values["phone"] = inputs.optional_text(
-            changes["phone"], "phone", max_length=40, label="phone number"
-        )
-    if "address" in changes:
-        values["address"] = inputs.optional_text(
-            changes["address"], "address", max_length=1000, label="address", multiline=True
-        )
-    return values
+    return inputs.checked(changes, CONTACT)
 
 
 async def create(ctx: RequestContext, changes: dict[str, object]) -> Row:

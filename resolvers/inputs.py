@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -112,3 +114,35 @@ def moment(value: datetime, field: str) -> datetime:
             "Give the time with its UTC offset (e.g. 2026-05-01T09:00:00Z).", field=field
         )
     return value
+
+
+Check = Callable[[Any, str], Any]
+
+
+def checked(changes: Mapping[str, object], checks: Mapping[str, Check]) -> dict[str, object]:
+    """The checked values of the fields present in `changes` (absent ≠ null), each by its
+    check, which gets the value and the field's name and raises BadInput."""
+    return {name: check(changes[name], name) for name, check in checks.items() if name in changes}
+
+
+def a_text(*, max_length: int, label: str) -> Check:
+    return lambda value, field: text(value, field, max_length=max_length, label=label)
+
+
+def an_optional_text(*, max_length: int, label: str, multiline: bool = False) -> Check:
+    return lambda value, field: optional_text(
+        value, field, max_length=max_length, label=label, multiline=multiline
+    )
+
+
+def a_moment(*, required: bool) -> Check:
+    """A time; `required`: null is refused (it cannot be removed) rather than kept."""
+
+    def check(value: Any, field: str) -> datetime | None:
+        if value is None:
+            if required:
+                raise BadInput("This time cannot be removed.", field=field)
+            return None
+        return moment(value, field)
+
+    return check

@@ -196,23 +196,16 @@ async def get(ctx: RequestContext, job_id: str, *, field: str = "id") -> Row:
 # -- writes ---------------------------------------------------------------------------------
 
 
+DETAILS = {
+    "title": inputs.a_text(max_length=200, label="title"),
+    "description": inputs.an_optional_text(max_length=5000, label="description", multiline=True),
+    "scheduled_start": inputs.a_moment(required=False),
+    "scheduled_end": inputs.a_moment(required=False),
+}
+
+
 def _details(changes: dict[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    if "title" in changes:
-        values["title"] = inputs.text(changes["title"], "title", max_length=200, label="title")
-    if "description" in changes:
-        values["description"] = inputs.optional_text(
-            changes["description"],
-            "description",
-            max_length=5000,
-            label="description",
-            multiline=True,
-        )
-    for name, field in (("scheduled_start", "scheduledStart"), ("scheduled_end", "scheduledEnd")):
-        if name in changes:
-            value = changes[name]
-            values[name] = None if value is None else inputs.moment(value, field)  # type: ignore[arg-type]
-    return values
+    return inputs.checked(changes, DETAILS)
 
 
 def _check_schedule(start: datetime | None, end: datetime | None) -> None:
