@@ -59,6 +59,16 @@ class Related:
 
 
 @dataclass(frozen=True)
+class OneOf:
+    """One object of one of several types (a union or interface field, `Message.sender`).
+    Each candidate is (type name, key column, when column): the first candidate whose `when`
+    column is true in this row — or the last, whose `when` is None — is the object, read by
+    its id in the key column like `Related` (null when the key is null or not visible)."""
+
+    candidates: tuple[tuple[str, str, str | None], ...]
+
+
+@dataclass(frozen=True)
 class Connection:
     """A Relay connection of `target` rows. `parent` = (child column, parent column) for a
     nested list; root lists have none."""
@@ -87,7 +97,7 @@ class RootObject:
     find: Callable[[Any, dict[str, Any]], tuple[str, Select] | None]
 
 
-FieldSQL = Column | Computed | Related | Connection | Rows
+FieldSQL = Column | Computed | Related | OneOf | Connection | Rows
 
 
 @dataclass

@@ -69,6 +69,7 @@ from readpath.declarations import (
     Computed,
     Connection,
     Fallback,
+    OneOf,
     Related,
     RootObject,
     Rows,
@@ -368,11 +369,47 @@ class Planner:
             inner = Slots()
             write = self._object(declared, graphql_type, target, details, inner)
             return self._one(field.type, target, inner, write, slots)
+        if isinstance(spec, OneOf):
+            return self._one_of(spec, field, details, alias, slots)
         if isinstance(spec, Connection):
             return self._connection(spec, field, details, arguments, alias, slots)
         if isinstance(spec, Rows):
             return self._rows(spec, field, details, arguments, alias, slots)
         raise Fallback
+
+    def _one_of(
+        self, spec: OneOf, field: Any, details: list[FieldDetails], alias: Any, slots: Slots
+    ) -> Emit:
+        """Each candidate read like `Related` (its fields collected for its own type, so the
+        document's inline fragments apply), and the writer picks by the row's `when`."""
+        abstract = get_named_type(field.type)
+        choices: list[tuple[int | None, str]] = []
+        for type_name, key_column, when in spec.candidates:
+            declared, graphql_type = self._object_type(type_name)
+            if graphql_type is not abstract and not self.schema.is_sub_type(abstract, graphql_type):
+                raise Fallback
+            base = self._source(declared.source, self.context.principal)
+            key = alias.c[key_column]
+            target = base.where(base.selected_columns.id == key).correlate(alias).subquery()
+            inner = Slots()
+            write = self._object(declared, graphql_type, target, details, inner)
+            found = slots.add(
+                func.array(
+                    select(func.row(*inner.expressions)).select_from(target).scalar_subquery()
+                )
+            )
+            function = self.code.function([f"return {write('r')}"])
+            index = None if when is None else slots.add(alias.c[when], name=when)
+            choices.append((index, f"({function}(r[{found}][0]) if r[{found}] else None)"))
+        if not choices or choices[-1][0] is not None:
+            raise Fallback  # the last candidate is the default, with no condition
+        *conditional, (_, default) = choices
+        expression = default
+        for index, choice in reversed(conditional):
+            expression = f"({choice} if r[{index}] else {expression})"
+        pick = self.code.function([f"return {expression}"])
+        on_null = "_null()" if isinstance(field.type, GraphQLNonNull) else "None"
+        return lambda r: f"(_v if (_v := {pick}({r})) is not None else {on_null})"
 
     def _computed(self, spec: Computed, field: Any, alias: Any, slots: Slots) -> Emit:
         indexes = [slots.add(alias.c[c], name=c) for c in spec.columns]

@@ -80,8 +80,6 @@ class Message(Node):
         return Job.from_row(row) if row else None
 
 
-# `sender` is a union, which the compiled path does not write: asking for it runs the
-# operation through execution (the same answer, more slowly).
 readpath.declare(
     "Message",
     scopes.messages_visible_to,
@@ -90,6 +88,10 @@ readpath.declare(
     createdAt=readpath.Column("created_at"),
     readAt=readpath.Column("read_at"),
     job=readpath.Related("Job", "job_id"),
+    # As `sender` above: the customer when they wrote it, else the staff member.
+    sender=readpath.OneOf(
+        (("Customer", "customer_id", "from_customer"), ("StaffMember", "sender_staff_id", None))
+    ),
 )
 
 

@@ -175,3 +175,25 @@ async def test_a_repeated_query_answers_from_its_plan_with_fresh_data(api: Api) 
     other = await factories.register(api)
     theirs = await api.gql(query, token=other.token)
     assert theirs["customers"]["totalCount"] == 0  # a plan is the viewer's own
+
+
+async def test_a_union_field_is_written_by_the_compiled_path(api: Api, mailbox) -> None:  # noqa: ANN001
+    # Message.sender is StaffMember | Customer, picked per row (readpath.OneOf).
+    from tests.test_messages import send
+
+    staff = await factories.register(api, owner_name="Ann Owner")
+    person = await factories.portal_customer(api, mailbox, staff, "Bob Customer")
+    await send(api, staff.token, "Tiles arrive Monday", customerId=person.id)
+    await send(api, person.token, "Thanks!")
+    api.read_paths.clear()
+    data = await api.gql(
+        """{ messages(first: 10) { edges { node { body sender { __typename
+             ... on Customer { name } ... on StaffMember { name role } } } } } }""",
+        token=person.token,
+    )
+    assert api.read_paths == ["compiled"]
+    senders = [e["node"]["sender"] for e in data["messages"]["edges"]]
+    assert senders == [
+        {"__typename": "StaffMember", "name": "Ann Owner", "role": "OWNER"},
+        {"__typename": "Customer", "name": "Bob Customer"},
+    ]
