@@ -427,6 +427,10 @@ async def test_the_listener_resumes_after_losing_its_connection(
     doomed = await Socket.open(strict.url, other.token)
     sockets += [team, doomed]
     await team.subscribe(MESSAGE_ADDED)
+    # given a session that ends unheard (no notification: as if while the listener is away)
+    await superuser.execute(
+        "DELETE FROM sessions WHERE token_hash = $1", tokens.digest(other.token)
+    )
     generation = listener.generation
     listener.first_retry_seconds = 1.0
     try:
@@ -437,10 +441,6 @@ async def test_the_listener_resumes_after_losing_its_connection(
             APPLICATION_NAME,
         )
         assert killed >= 1
-        # and a session ends unheard while it is away
-        await superuser.execute(
-            "DELETE FROM sessions WHERE token_hash = $1", tokens.digest(other.token)
-        )
         deadline = time.monotonic() + 15
         while listener.generation == generation:
             assert time.monotonic() < deadline, "the listener did not reconnect"
