@@ -99,7 +99,7 @@ class RequestLimits:
             response = refusal(error.status_code, error.reason, accept=accept)
             await response(scope, receive, send)
 
-    async def _uploads_refused(self, headers: Headers):  # noqa: ANN202
+    async def _uploads_refused(self, headers: Headers):
         """None when the bearer token is a staff member's live session; else the answer."""
         accept = headers.get("accept")
         scheme, _, token = headers.get("authorization", "").partition(" ")

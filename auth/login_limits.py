@@ -57,7 +57,7 @@ class LoginLimits:
         self._ip_limit = ip_limit
         self._window = timedelta(minutes=window_minutes)
 
-    def _nth_newest(self, column, value, n: int):  # noqa: ANN001, ANN202
+    def _nth_newest(self, column, value, n: int):
         """When the n-th newest failure in the window happened (None if fewer than n)."""
         return (
             select(failures.c.failed_at)
@@ -89,7 +89,7 @@ class LoginLimits:
             # The account's or the address's lock is queued for (lock_timeout): a flood.
             raise RateLimited(1) from None
 
-    async def _reserve(self, locks: list[int], limits, account: bytes, ip_address: str) -> int:  # noqa: ANN001
+    async def _reserve(self, locks: list[int], limits, account: bytes, ip_address: str) -> int:
         async with self._engine.begin() as connection:
             await connection.execute(text("SET LOCAL lock_timeout = '5s'"))
             for key in locks:

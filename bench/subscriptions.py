@@ -82,11 +82,11 @@ def start_second(first: Server, workdir: Path) -> Server:
 # -- a client worker process ----------------------------------------------------------------
 
 
-def worker(urls_tokens: list[tuple[str, str]], pipe) -> None:  # noqa: ANN001
+def worker(urls_tokens: list[tuple[str, str]], pipe) -> None:
     asyncio.run(_worker(urls_tokens, pipe))
 
 
-async def _worker(urls_tokens: list[tuple[str, str]], pipe) -> None:  # noqa: ANN001
+async def _worker(urls_tokens: list[tuple[str, str]], pipe) -> None:
     arrivals: dict[str, list[float]] = {}
     sockets = []
 
@@ -105,7 +105,7 @@ async def _worker(urls_tokens: list[tuple[str, str]], pipe) -> None:  # noqa: AN
         )
         sockets.append(ws)
 
-    async def listen(ws) -> None:  # noqa: ANN001
+    async def listen(ws) -> None:
         try:
             async for raw in ws:
                 now = time.time()

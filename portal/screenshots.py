@@ -231,7 +231,7 @@ async def photograph(server_url: str, seeded: dict[str, str]) -> list[Path]:
             context = await browser.new_context(viewport=viewport, locale="en-US")
             page = await context.new_page()
 
-            async def shot(name: str, page=page, width_name=width_name) -> None:  # noqa: ANN001
+            async def shot(name: str, page=page, width_name=width_name) -> None:
                 await page.wait_for_load_state("networkidle")
                 await page.evaluate("document.fonts.ready")
                 path = OUT / f"{name}-{width_name}.png"

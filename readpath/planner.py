@@ -99,7 +99,7 @@ class Code:
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"_null": _null, "_ctx": None, "_pending": None}
         self.namespace.update(_isawaitable=inspect.isawaitable, _Later=_Later)
-        exec(_MAYBE_LATER, self.namespace)  # noqa: S102
+        exec(_MAYBE_LATER, self.namespace)
         self.functions: list[str] = []
         self._names = itertools.count()
 
@@ -120,7 +120,7 @@ class Code:
 
     def compile(self, expression: str) -> Callable[[tuple], Any]:
         source = "\n".join(self.functions) + f"\ndef write(r):\n    return {expression}\n"
-        exec(compile(source, "<readpath writer>", "exec"), self.namespace)  # noqa: S102
+        exec(compile(source, "<readpath writer>", "exec"), self.namespace)
         return self.namespace["write"]
 
 

@@ -130,7 +130,7 @@ async def _rest(coroutine: Coroutine[Any, Any, None], yielded: Any) -> None:
                 await asyncio.sleep(0)
             else:
                 await yielded
-        except BaseException as error:  # noqa: BLE001 — handed to the coroutine, as a task does
+        except BaseException as error:
             try:
                 yielded = coroutine.throw(error)
             except StopIteration:

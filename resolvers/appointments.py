@@ -60,7 +60,7 @@ def effective_status(status: str, ends_at: datetime) -> AppointmentStatus:
     return _STATUSES[status]
 
 
-def in_range(columns, when: AppointmentRange) -> ColumnElement[bool]:  # noqa: ANN001
+def in_range(columns, when: AppointmentRange) -> ColumnElement[bool]:
     # Upcoming until it has ended, so one in progress still shows as upcoming.
     if when is AppointmentRange.UPCOMING:
         return columns.ends_at > func.now()

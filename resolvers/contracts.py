@@ -115,7 +115,7 @@ async def list_contracts(
     return to_page(rows, ORDER, args), total
 
 
-def pages_by(parent: str):  # noqa: ANN201
+def pages_by(parent: str):
     """A loader factory. Key: (parent id, statuses or None, PageArgs) → that parent's Page
     of contracts, where `parent` is "customer_id" or "job_id"."""
 
@@ -136,7 +136,7 @@ def pages_by(parent: str):  # noqa: ANN201
     return make
 
 
-def counts_by(parent: str):  # noqa: ANN201
+def counts_by(parent: str):
     """A loader factory. Key: (parent id, statuses or None) → how many contracts."""
 
     def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:

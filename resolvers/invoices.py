@@ -250,7 +250,7 @@ def counts_by(parent: str) -> loaders.Factory:
     return make
 
 
-def rows_by_invoice(scope: Callable[[Principal | None], Select], ordering: Ordering):  # noqa: ANN201
+def rows_by_invoice(scope: Callable[[Principal | None], Select], ordering: Ordering):
     """A loader factory: invoice id → all of the invoice's rows of `scope`, in `ordering`."""
 
     def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:

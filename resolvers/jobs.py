@@ -152,7 +152,7 @@ def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> Data
     return DataLoader(load_fn=load)
 
 
-def rows_by_job(scope: Callable[[Principal | None], Select], ordering: Ordering):  # noqa: ANN201
+def rows_by_job(scope: Callable[[Principal | None], Select], ordering: Ordering):
     """A loader factory: job id → all of the job's rows of `scope`, in `ordering`."""
 
     def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:

@@ -30,7 +30,7 @@ def register(name: str, factory: Factory) -> None:
     _FACTORIES[name] = factory
 
 
-def any_of(column, keys: Sequence[uuid.UUID]):  # noqa: ANN001, ANN201
+def any_of(column, keys: Sequence[uuid.UUID]):
     """`column = ANY($1)`: one statement text whatever the number of keys."""
     return column == any_(bindparam(None, list(keys), type_=ARRAY(Uuid)))
 

@@ -29,10 +29,10 @@ class Ordering:
 
     keys: tuple[tuple[str, bool], ...]
 
-    def order_by(self, columns) -> list[ColumnElement]:  # noqa: ANN001
+    def order_by(self, columns) -> list[ColumnElement]:
         return [columns[name].desc() if desc else columns[name].asc() for name, desc in self.keys]
 
-    def after(self, columns, values: Sequence[object]) -> ColumnElement:  # noqa: ANN001
+    def after(self, columns, values: Sequence[object]) -> ColumnElement:
         """Rows strictly after `values` in this order."""
         alternatives = []
         for i, (name, desc) in enumerate(self.keys):
@@ -64,7 +64,7 @@ class PageArgs:
     after: tuple | None = None
 
 
-def page_args(first: int | None, after: str | None, ordering: Ordering, columns) -> PageArgs:  # noqa: ANN001
+def page_args(first: int | None, after: str | None, ordering: Ordering, columns) -> PageArgs:
     if first is None:
         first = DEFAULT_FIRST
     if first < 0:

@@ -79,7 +79,7 @@ class StaffMember(Node):
 Viewer = Annotated[StaffMember | Customer, strawberry.union("Viewer")]
 
 
-async def viewer_of(ctx: RequestContext, principal: Principal | None):  # noqa: ANN201
+async def viewer_of(ctx: RequestContext, principal: Principal | None):
     if principal is None:
         return None
     if principal.is_staff:

@@ -127,7 +127,7 @@ class AppointmentQueries:
     async def appointments(
         self,
         info: Info[RequestContext, None],
-        range: AppointmentRange | None = RangeValues.UPCOMING,  # noqa: A002
+        range: AppointmentRange | None = RangeValues.UPCOMING,
         customer_id: strawberry.ID | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -182,6 +182,6 @@ class AppointmentMutations:
     async def cancel_appointment(
         self,
         info: Info[RequestContext, None],
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> Appointment:
         return Appointment.from_row(await appointments.cancel(info.context, id))

@@ -145,7 +145,7 @@ readpath.declare(
 )
 
 
-def _nested(parent: str):  # noqa: ANN202
+def _nested(parent: str):
     return readpath.Connection(
         "Contract",
         source=lambda ctx, a: contracts.filtered_visible_to(
@@ -269,7 +269,7 @@ class ContractMutations:
     async def send_contract(
         self,
         info: Info[RequestContext, None],
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> Contract:
         return Contract.from_row(await contracts.send(info.context, id))
 
@@ -277,7 +277,7 @@ class ContractMutations:
     async def void_contract(
         self,
         info: Info[RequestContext, None],
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> Contract:
         return Contract.from_row(await contracts.void(info.context, id))
 

@@ -64,14 +64,14 @@ class Customer(Node):
     async def appointments(
         self,
         info: Info[RequestContext, None],
-        range: AppointmentRangeType | None = Range.UPCOMING,  # noqa: A002
+        range: AppointmentRangeType | None = Range.UPCOMING,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AppointmentType]:
         from schema.appointments import Appointment
 
         loaders = info.context.loaders
-        range = range or Range.UPCOMING  # noqa: A001
+        range = range or Range.UPCOMING
         args = args_for(range, first, after)
         page = await loaders.appointments_by_customer.load((self.key, range, args))
 

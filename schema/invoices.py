@@ -401,11 +401,11 @@ class InvoiceMutations:
         return Invoice.from_row(row)
 
     @strawberry.mutation(description="DRAFT → OPEN, numbered, and emailed to the customer.")
-    async def send_invoice(self, info: Info[RequestContext, None], id: strawberry.ID) -> Invoice:  # noqa: A002
+    async def send_invoice(self, info: Info[RequestContext, None], id: strawberry.ID) -> Invoice:
         return Invoice.from_row(await invoices.send(info.context, id))
 
     @strawberry.mutation
-    async def void_invoice(self, info: Info[RequestContext, None], id: strawberry.ID) -> Invoice:  # noqa: A002
+    async def void_invoice(self, info: Info[RequestContext, None], id: strawberry.ID) -> Invoice:
         return Invoice.from_row(await invoices.void(info.context, id))
 
     @strawberry.mutation(description="A payment received some other way (not CARD).")

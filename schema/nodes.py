@@ -15,7 +15,7 @@ from schema.relay import NODE_TYPES, Node
 @strawberry.type
 class NodeQueries:
     @strawberry.field(description="Any object the viewer may see by its ID; null otherwise.")
-    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:  # noqa: A002
+    async def node(self, info: Info[RequestContext, None], id: strawberry.ID) -> Node | None:
         found = await nodes.node(info.context, id)
         if found is None:
             return None

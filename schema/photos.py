@@ -136,6 +136,6 @@ class PhotoMutations:
     async def delete_photo(
         self,
         info: Info[RequestContext, None],
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
     ) -> bool:
         return await photos.remove(info.context, id)

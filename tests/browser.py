@@ -55,7 +55,7 @@ async def browser() -> AsyncIterator[object]:
         await chromium.close()
 
 
-async def new_page(browser, viewport: dict | None = None):  # noqa: ANN001, ANN201
+async def new_page(browser, viewport: dict | None = None):
     context = await browser.new_context(viewport=viewport or PHONE, locale="en-US")
     context.set_default_timeout(10_000)
     page = await context.new_page()
@@ -65,7 +65,7 @@ async def new_page(browser, viewport: dict | None = None):  # noqa: ANN001, ANN2
     return page
 
 
-def _console(page, message) -> None:  # noqa: ANN001
+def _console(page, message) -> None:
     # A GraphQL error answered with a 4xx status is logged by the browser as a failed load;
     # the page handles it. Anything else logged as an error is a problem.
     if message.type == "error" and "Failed to load resource" not in message.text:
@@ -73,7 +73,7 @@ def _console(page, message) -> None:  # noqa: ANN001
 
 
 @pytest_asyncio.fixture
-async def page(browser) -> AsyncIterator[object]:  # noqa: ANN001
+async def page(browser) -> AsyncIterator[object]:
     page = await new_page(browser)
     yield page
     await page.context.close()

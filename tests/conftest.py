@@ -112,7 +112,7 @@ def server_settings(
 
 
 @pytest_asyncio.fixture(scope="session")
-async def start_server():  # noqa: ANN201
+async def start_server():
     """Start more servers (other settings, or a second process-like instance)."""
     started: list[RunningServer] = []
 
@@ -128,7 +128,7 @@ async def start_server():  # noqa: ANN201
 
 
 @pytest_asyncio.fixture(scope="session")
-async def server(server_settings: Settings, start_server) -> RunningServer:  # noqa: ANN001
+async def server(server_settings: Settings, start_server) -> RunningServer:
     return await start_server(server_settings)
 
 
@@ -147,7 +147,7 @@ async def clean(superuser: asyncpg.Connection, mailbox: Mailbox) -> None:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def executed_server(server_settings: Settings, start_server) -> RunningServer:  # noqa: ANN001
+async def executed_server(server_settings: Settings, start_server) -> RunningServer:
     """The same app on the same database with the compiled read path off: every query a
     test sends through `api` is answered by both, and the answers must be equal."""
     settings = server_settings.model_copy(update={"PORT": free_port(), "COMPILED_READS": False})

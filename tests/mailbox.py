@@ -20,7 +20,7 @@ class _Authenticator:
     def __init__(self, user: str, password: str) -> None:
         self.login = (user.encode(), password.encode())
 
-    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         ok = (
             isinstance(auth_data, LoginPassword)
             and (auth_data.login, auth_data.password) == self.login
@@ -32,7 +32,7 @@ class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self.box = box
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.box.refuse:
             return "554 Transaction failed (refused by the test)"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -70,7 +70,7 @@ async def create_contract(
     return (await api.gql(CREATE, {"input": values}, token=staff.token))["createContract"]
 
 
-async def sent_contract(api: Api, staff: factories.Staff, customer_id: str, **fields) -> dict:  # noqa: ANN003
+async def sent_contract(api: Api, staff: factories.Staff, customer_id: str, **fields) -> dict:
     created = await create_contract(api, staff, customer_id, **fields)
     return (await api.gql(SEND, {"id": created["id"]}, token=staff.token))["sendContract"]
 
@@ -85,7 +85,7 @@ async def backend(
     api: Api,
     server: RunningServer,
     server_settings: Settings,
-    start_server,  # noqa: ANN001
+    start_server,
 ) -> AsyncIterator[Backend]:
     if request.param == "local":
         yield Backend("local", api, server)

@@ -165,7 +165,7 @@ async def test_migrations_match_the_models(database: embedded.EmbeddedDatabase) 
         raise AssertionError(f"models and migrations differ; add a revision:\n{diffs}") from None
 
 
-async def _in_thread(function, *args):  # noqa: ANN001, ANN202
+async def _in_thread(function, *args):
     import asyncio
 
     return await asyncio.to_thread(function, *args)

@@ -26,12 +26,12 @@ query Dashboard($first: Int!) {
 
 
 @contextmanager
-def statements(server):  # noqa: ANN001, ANN201
+def statements(server):
     """Every SQL statement the server's engine sends while the block runs."""
     sent: list[str] = []
     engine = server.app.state.services.engine.sync_engine
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
         sent.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
@@ -41,7 +41,7 @@ def statements(server):  # noqa: ANN001, ANN201
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def test_fifty_customers_cost_the_same_statements_as_five(api: Api, server) -> None:  # noqa: ANN001
+async def test_fifty_customers_cost_the_same_statements_as_five(api: Api, server) -> None:
     staff = await factories.register(api)
     for start in range(0, 50, 25):
         batch = " ".join(

@@ -36,11 +36,11 @@ CREATE = gql(
 )
 
 
-def socket_url(server) -> str:  # noqa: ANN001
+def socket_url(server) -> str:
     return server.url.replace("http://", "ws://") + "/graphql"
 
 
-def socket_transport(server, token: str, header: str = "Authorization") -> WebsocketsTransport:  # noqa: ANN001
+def socket_transport(server, token: str, header: str = "Authorization") -> WebsocketsTransport:
     """graphql-transport-ws, signed in through the `connection_init` payload."""
     return WebsocketsTransport(
         url=socket_url(server),
@@ -49,7 +49,7 @@ def socket_transport(server, token: str, header: str = "Authorization") -> Webso
     )
 
 
-async def test_gql_over_http_with_schema_validation(api: Api, server) -> None:  # noqa: ANN001
+async def test_gql_over_http_with_schema_validation(api: Api, server) -> None:
     staff = await factories.register(api)
     transport = HTTPXAsyncTransport(
         url=f"{server.url}/graphql", headers={"Authorization": f"Bearer {staff.token}"}
@@ -65,7 +65,7 @@ async def test_gql_over_http_with_schema_validation(api: Api, server) -> None:  
         assert listed["customers"]["edges"][0]["node"]["portalStatus"] == "NOT_INVITED"
 
 
-async def test_gql_over_websocket_authenticates_in_connection_init(api: Api, server) -> None:  # noqa: ANN001
+async def test_gql_over_websocket_authenticates_in_connection_init(api: Api, server) -> None:
     staff = await factories.register(api)
     await factories.customer(api, staff, "Rae")
     # the payload's key is matched case-insensitively
@@ -82,7 +82,7 @@ async def test_gql_over_websocket_authenticates_in_connection_init(api: Api, ser
     assert data["customers"]["totalCount"] == 2
 
 
-async def test_a_websocket_without_a_valid_token_is_refused(api: Api, server) -> None:  # noqa: ANN001
+async def test_a_websocket_without_a_valid_token_is_refused(api: Api, server) -> None:
     url = socket_url(server)
     payloads = ({}, {"Authorization": "Bearer not-a-session"}, {"Authorization": 42})
     for protocol in ("graphql-transport-ws", "graphql-ws"):
@@ -95,7 +95,7 @@ async def test_a_websocket_without_a_valid_token_is_refused(api: Api, server) ->
             assert closed.value.rcvd.code == 4403, (protocol, payload)
 
 
-async def test_gql_surfaces_error_codes(api: Api, server) -> None:  # noqa: ANN001
+async def test_gql_surfaces_error_codes(api: Api, server) -> None:
     transport = HTTPXAsyncTransport(url=f"{server.url}/graphql")
     async with Client(transport=transport) as session:
         with pytest.raises(TransportQueryError) as error:
@@ -106,7 +106,7 @@ async def test_gql_surfaces_error_codes(api: Api, server) -> None:  # noqa: ANN0
 async def test_a_revoked_customer_is_signed_out_on_the_open_socket(
     api: Api,
     server,
-    mailbox,  # noqa: ANN001
+    mailbox,
 ) -> None:
     staff = await factories.register(api)
     person = await factories.portal_customer(api, mailbox, staff)
@@ -128,7 +128,7 @@ async def test_a_revoked_customer_is_signed_out_on_the_open_socket(
 async def test_operations_on_one_socket_do_not_share_a_viewer(
     api: Api,
     server,
-    mailbox,  # noqa: ANN001
+    mailbox,
 ) -> None:
     # given a customer of A on a socket, who also holds a portal account at B
     a = await factories.register(api, "Alpha")
@@ -160,7 +160,7 @@ async def test_operations_on_one_socket_do_not_share_a_viewer(
     assert all(r["appointments"]["edges"] == [] for r in reads)
 
 
-async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # noqa: ANN001
+async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:
     staff = await factories.register(api)
     transport = socket_transport(server, staff.token)
     async with Client(transport=transport) as session:
@@ -182,7 +182,7 @@ async def test_errors_over_the_socket_carry_codes(api: Api, server) -> None:  # 
         assert missing.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_a_query_over_the_legacy_protocol_is_a_client_error(api: Api, server) -> None:  # noqa: ANN001
+async def test_a_query_over_the_legacy_protocol_is_a_client_error(api: Api, server) -> None:
     staff = await factories.register(api)
     url = socket_url(server)
     async with websockets.connect(url, subprotocols=["graphql-ws"]) as socket:

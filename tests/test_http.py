@@ -134,7 +134,7 @@ async def test_healthz_answers_while_a_body_is_still_arriving(api: Api) -> None:
 async def test_a_body_that_never_finishes_is_cut_off(
     server_settings: Settings,
     start_server,
-    clean: None,  # noqa: ANN001
+    clean: None,
 ) -> None:
     slow = await start_server(
         server_settings.model_copy(update={"PORT": free_port(), "REQUEST_BODY_TIMEOUT_SECONDS": 1})
@@ -395,7 +395,7 @@ def postgres_socket(server_settings: Settings) -> str:
 
 async def test_with_the_database_down_requests_fail_as_json_and_recover(
     server_settings: Settings,
-    start_server,  # noqa: ANN001
+    start_server,
     clean: None,
     postgres_socket: str,
 ) -> None:

@@ -199,7 +199,7 @@ async def test_staff_see_all_of_their_business_and_nothing_of_another(
 @pytest.mark.parametrize(("name", "document", "variables"), [m for m in STAFF_MUTATIONS if m[2]])
 async def test_staff_reaching_another_business_get_not_found(
     api: Api, world: dict[str, Side], name: str, document: str, variables
-) -> None:  # noqa: ANN001
+) -> None:
     error = await api.error(document, variables(world["B"]), token=world["A"].staff.token)
     assert code(error) == "NOT_FOUND", name
 
@@ -243,7 +243,7 @@ async def test_a_customer_sees_only_their_own(api: Api, world: dict[str, Side]) 
 @pytest.mark.parametrize(("name", "document", "variables"), STAFF_MUTATIONS)
 async def test_a_customer_calling_a_staff_operation_is_forbidden(
     api: Api, world: dict[str, Side], name: str, document: str, variables
-) -> None:  # noqa: ANN001
+) -> None:
     me = world["A"].customers[0]
     for side in (world["A"], world["B"]):
         error = await api.error(document, variables(side) if variables else {}, token=me.token)
@@ -253,7 +253,7 @@ async def test_a_customer_calling_a_staff_operation_is_forbidden(
 @pytest.mark.parametrize(("name", "document", "variables"), STAFF_MUTATIONS)
 async def test_signed_out_calls_are_unauthenticated(
     api: Api, world: dict[str, Side], name: str, document: str, variables
-) -> None:  # noqa: ANN001
+) -> None:
     error = await api.error(document, variables(world["A"]) if variables else {})
     assert code(error) == "UNAUTHENTICATED", name
     for label, object_id in world["A"].objects().items():
@@ -418,7 +418,7 @@ async def test_a_customer_gets_only_their_own_sent_contracts(
 @pytest.mark.parametrize(("name", "document", "variables"), CONTRACT_MUTATIONS)
 async def test_contract_mutations_are_staffs_of_their_own_business(
     api: Api, contract_world: dict[str, Side], name: str, document: str, variables
-) -> None:  # noqa: ANN001
+) -> None:
     a, b = contract_world["A"], contract_world["B"]
     error = await api.error(document, variables(b), token=a.staff.token)
     assert code(error) == "NOT_FOUND", name
@@ -630,7 +630,7 @@ async def test_a_customer_sees_only_their_own_sent_invoices_and_payments(
 @pytest.mark.parametrize(("name", "document", "variables"), INVOICE_MUTATIONS)
 async def test_invoice_mutations_are_for_staff(
     api: Api, invoice_world: dict[str, Side], name: str, document: str, variables
-) -> None:  # noqa: ANN001
+) -> None:
     me = invoice_world["A"].customers[0]
     for side in invoice_world.values():
         error = await api.error(document, variables(side), token=me.token)

@@ -33,7 +33,7 @@ def secure_mailbox(certificate_authority: trustme.CA) -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def invite_through(server_settings, start_server, secure_mailbox, certificate_authority, tmp_path):  # noqa: ANN001, ANN201
+def invite_through(server_settings, start_server, secure_mailbox, certificate_authority, tmp_path):
     """Invite a customer from a server whose mail goes to the secure relay, logging in
     with `password`; returns the response body and the customer's email."""
 
@@ -63,7 +63,7 @@ def invite_through(server_settings, start_server, secure_mailbox, certificate_au
     return invite
 
 
-async def test_starttls_and_login(invite_through, secure_mailbox: Mailbox, clean: None) -> None:  # noqa: ANN001
+async def test_starttls_and_login(invite_through, secure_mailbox: Mailbox, clean: None) -> None:
     body = await invite_through("smtp secret")
     assert not body.get("errors"), body
     [message] = await secure_mailbox.wait_for(body["email"])
@@ -74,7 +74,7 @@ async def test_a_refused_login_is_a_delivery_failure_and_changes_nothing(
     invite_through,
     secure_mailbox: Mailbox,
     clean: None,
-    superuser: asyncpg.Connection,  # noqa: ANN001
+    superuser: asyncpg.Connection,
 ) -> None:
     body = await invite_through("wrong")
     assert body["errors"][0]["extensions"]["reason"] == "MAIL_DELIVERY_FAILED"

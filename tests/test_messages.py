@@ -47,7 +47,7 @@ async def send(api: Api, token: str, body: str, **ids: str) -> dict:
 
 
 @pytest.fixture
-def quick_email(server, executed_server) -> None:  # noqa: ANN001
+def quick_email(server, executed_server) -> None:
     for running in (server, executed_server):
         running.app.state.services.settings.MESSAGE_EMAIL_GRACE_SECONDS = 0.3
 

@@ -43,7 +43,7 @@ async def standin() -> AsyncIterator[StripeStandin]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def stripe_servers(server_settings: Settings, start_server, standin: StripeStandin):  # noqa: ANN001, ANN201
+async def stripe_servers(server_settings: Settings, start_server, standin: StripeStandin):
     settings = server_settings.model_copy(
         update={
             "PORT": free_port(),
@@ -61,7 +61,7 @@ async def stripe_servers(server_settings: Settings, start_server, standin: Strip
 
 
 @pytest_asyncio.fixture
-async def stripe_api(stripe_servers, clean: None, standin: StripeStandin) -> AsyncIterator[Api]:  # noqa: ANN001
+async def stripe_api(stripe_servers, clean: None, standin: StripeStandin) -> AsyncIterator[Api]:
     compiled, executed = stripe_servers
     standin.reset()
     async with (

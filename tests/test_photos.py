@@ -61,7 +61,7 @@ class Backend:
     server: RunningServer
 
     @property
-    def storage(self):  # noqa: ANN201
+    def storage(self):
         return self.server.app.state.services.storage
 
     async def fetch(self, url: str) -> httpx.Response:
@@ -84,7 +84,7 @@ _S3_SERVERS: dict[str, tuple[RunningServer, RunningServer]] = {}
 
 async def s3_servers(
     endpoint: str, settings: Settings, start_server
-) -> tuple[RunningServer, RunningServer]:  # noqa: ANN001
+) -> tuple[RunningServer, RunningServer]:
     """The app twice (compiled and executed reads) with S3 storage on moto's server,
     started once for the session (start_server stops them at its end)."""
     if endpoint not in _S3_SERVERS:
@@ -111,7 +111,7 @@ async def backend(
     api: Api,
     server: RunningServer,
     server_settings: Settings,
-    start_server,  # noqa: ANN001
+    start_server,
 ) -> AsyncIterator[Backend]:
     if request.param == "local":
         yield Backend("local", api, server)
@@ -343,7 +343,7 @@ async def test_a_failed_store_leaves_no_row_and_no_object(
     assert await backend.keys(f"businesses/{business}/") == set()
 
 
-async def test_a_transaction_that_does_not_commit_undoes_what_it_registered(database) -> None:  # noqa: ANN001
+async def test_a_transaction_that_does_not_commit_undoes_what_it_registered(database) -> None:
     engine = create_engine(database.owner_url)
     undone: list[str] = []
 
@@ -361,11 +361,11 @@ async def test_a_transaction_that_does_not_commit_undoes_what_it_registered(data
         tx = RequestTransaction(engine)
         await tx.execute(_select_one())
         tx.after_rollback(undo)
-        with pytest.raises(Exception):  # noqa: B017, PT011
+        with pytest.raises(Exception):  # noqa: B017
             await tx.execute(_terminate_self())
             await tx.close()
         if len(undone) == 1:
-            with pytest.raises(Exception):  # noqa: B017, PT011
+            with pytest.raises(Exception):  # noqa: B017
                 await tx.close()
         assert undone == ["undone", "undone"]
         # committed: nothing is undone
@@ -378,13 +378,13 @@ async def test_a_transaction_that_does_not_commit_undoes_what_it_registered(data
         await engine.dispose()
 
 
-def _select_one():  # noqa: ANN202
+def _select_one():
     from sqlalchemy import text
 
     return text("SELECT 1")
 
 
-def _terminate_self():  # noqa: ANN202
+def _terminate_self():
     from sqlalchemy import text
 
     return text("SELECT pg_terminate_backend(pg_backend_pid())")

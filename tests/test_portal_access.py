@@ -35,7 +35,7 @@ async def accept(api: Api, token: str, password: str = factories.PASSWORD) -> di
     )
 
 
-async def log_in(api: Api, staff: factories.Staff, email: str, password: str, **kw) -> dict:  # noqa: ANN003
+async def log_in(api: Api, staff: factories.Staff, email: str, password: str, **kw) -> dict:
     variables = {"input": {"businessSlug": staff.slug, "email": email, "password": password}}
     return await api.post(PORTAL_LOG_IN, variables, **kw)
 
@@ -419,7 +419,7 @@ async def test_without_smtp_mail_goes_to_the_outbox(
     api: Api,
     server_settings,
     start_server,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
 ) -> None:
     from tests.conftest import free_port
 

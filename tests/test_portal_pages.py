@@ -89,7 +89,7 @@ async def stripe() -> AsyncIterator[object | None]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def portal_server(server_settings, start_server, stripe) -> RunningServer:  # noqa: ANN001
+async def portal_server(server_settings, start_server, stripe) -> RunningServer:
     """The app as `make run` serves it: emailed links point at this very server."""
     port = free_port()
     update = {
@@ -163,7 +163,7 @@ async def invited(
     return staff, customer, link_in(message)
 
 
-async def accept(tab, link: str) -> None:  # noqa: ANN001
+async def accept(tab, link: str) -> None:
     await tab.goto(link)
     await tab.get_by_label("New password", exact=True).fill(factories.PASSWORD)
     await tab.get_by_label("Repeat the new password").fill(factories.PASSWORD)
@@ -174,7 +174,7 @@ async def accept(tab, link: str) -> None:  # noqa: ANN001
 async def test_from_the_invitation_link_to_appointments_jobs_and_photos(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     # given a business with a customer, an appointment in two days, one last week, a job
     # in progress with a shared and an internal note, and photos of two stages
@@ -284,7 +284,7 @@ async def test_from_the_invitation_link_to_appointments_jobs_and_photos(
 async def test_a_reset_link_sets_a_new_password_and_signs_in(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     staff, customer, link = await invited(portal, mailbox)
     await accept(page, link)
@@ -333,7 +333,7 @@ async def test_a_reset_link_sets_a_new_password_and_signs_in(
 async def test_another_customers_ids_in_the_address_bar_show_nothing_of_theirs(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     staff, customer, link = await invited(portal, mailbox)
     other = await factories.portal_customer(portal, mailbox, staff, "Carol Other")
@@ -374,7 +374,7 @@ async def test_another_customers_ids_in_the_address_bar_show_nothing_of_theirs(
 async def test_a_contract_is_read_signed_and_downloaded(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     await requires(portal, "Mutation", "signContract")
     staff, customer, link = await invited(portal, mailbox)
@@ -429,8 +429,8 @@ async def post_event(api: Api, kind: str, obj: dict, account: str) -> None:
 async def test_an_invoice_is_paid_with_the_payment_element_and_shows_paid_after_the_webhook(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
-    stripe,  # noqa: ANN001
+    page,  # noqa: F811
+    stripe,
 ) -> None:
     await requires(portal, "Mutation", "payInvoice")
     if stripe is None:
@@ -494,7 +494,7 @@ async def test_an_invoice_is_paid_with_the_payment_element_and_shows_paid_after_
 async def test_a_staff_message_arrives_live_and_counts_as_unread(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     await requires(portal, "Subscription", "messageAdded")
     staff, customer, link = await invited(portal, mailbox)
@@ -530,7 +530,7 @@ async def test_a_staff_message_arrives_live_and_counts_as_unread(
 async def test_a_team_invitation_link_opens_its_page(
     portal: Api,
     mailbox: Mailbox,
-    page,  # noqa: ANN001, F811
+    page,  # noqa: F811
 ) -> None:
     staff = await factories.register(portal, "Acme Roofing")
     await portal.gql(
@@ -554,7 +554,7 @@ async def test_a_team_invitation_link_opens_its_page(
 async def test_pages_work_at_desktop_width_with_the_keyboard(
     portal: Api,
     mailbox: Mailbox,
-    browser,  # noqa: ANN001, F811
+    browser,  # noqa: F811
 ) -> None:
     staff, customer, link = await invited(portal, mailbox)
     desk = await new_page(browser, DESKTOP)

@@ -56,7 +56,7 @@ async def test_a_list_with_nested_lists_is_one_statement(api: Api) -> None:
 
 async def test_the_executed_path_also_costs_a_fixed_number_of_statements(
     api: Api,
-    executed_server,  # noqa: ANN001
+    executed_server,
 ) -> None:
     staff = await _business_with_visits(api, 12)
     async with httpx.AsyncClient(base_url=executed_server.url) as http:
@@ -100,7 +100,7 @@ async def test_what_the_planner_does_not_cover_is_executed(api: Api) -> None:
     assert api.read_paths == ["executed"] * 4
 
 
-async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:  # noqa: ANN001
+async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:
     staff = await factories.register(api)
     other = await factories.register(api)
     person = await factories.portal_customer(api, mailbox, staff)
@@ -133,7 +133,7 @@ async def test_every_node_type_through_both_paths(api: Api, mailbox) -> None:  #
     assert seen[(None, staff.id)] is None
 
 
-async def test_a_failing_field_beside_reading_ones_still_answers(api: Api, mailbox) -> None:  # noqa: ANN001
+async def test_a_failing_field_beside_reading_ones_still_answers(api: Api, mailbox) -> None:
     # A customer may not list customers: that field fails while its sibling still reads.
     # The failed field is cancelled mid-statement by the executor; the request must still
     # commit and answer (it used to fail with HTTP 500).
@@ -177,7 +177,7 @@ async def test_a_repeated_query_answers_from_its_plan_with_fresh_data(api: Api) 
     assert theirs["customers"]["totalCount"] == 0  # a plan is the viewer's own
 
 
-async def test_a_union_field_is_written_by_the_compiled_path(api: Api, mailbox) -> None:  # noqa: ANN001
+async def test_a_union_field_is_written_by_the_compiled_path(api: Api, mailbox) -> None:
     # Message.sender is StaffMember | Customer, picked per row (readpath.OneOf).
     from tests.test_messages import send
 

@@ -50,7 +50,7 @@ SIGNING = scopes.CustomerWrite(
 )
 
 
-def _apply_rules(connection) -> None:  # noqa: ANN001
+def _apply_rules(connection) -> None:
     metadata.create_all(connection)
     with Operations.context(MigrationContext.configure(connection)):
         rls.tenant_table("scratch_notes", customer_column="customer_id", customer_flag="shared")
@@ -94,13 +94,13 @@ async def scratch(
         await engine.dispose()
 
 
-def _sql(statement) -> tuple:  # noqa: ANN001
+def _sql(statement) -> tuple:
     """(SQL, *parameters) for asyncpg."""
     compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
     return str(compiled), *(compiled.params[name] for name in compiled.positiontup)
 
 
-async def _as(database: embedded.EmbeddedDatabase, customer: uuid.UUID | None):  # noqa: ANN202
+async def _as(database: embedded.EmbeddedDatabase, customer: uuid.UUID | None):
     connection = await asyncpg.connect(database.app_url)
     await connection.execute(
         "SELECT set_config('app.business_id', $1, false), set_config('app.customer_id', $2, false)",

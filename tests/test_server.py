@@ -97,7 +97,7 @@ async def test_text_that_postgresql_cannot_store_is_bad_input(api: Api) -> None:
     assert code(error) == "UNAUTHENTICATED"
 
 
-def test_unexpected_errors_are_masked_and_logged_with_a_request_id(caplog) -> None:  # noqa: ANN001
+def test_unexpected_errors_are_masked_and_logged_with_a_request_id(caplog) -> None:
     from graphql import GraphQLError
 
     from schema.errors import shape

@@ -36,7 +36,7 @@ REVOKE = "mutation Revoke($id: ID!) { revokePortalAccess(customerId: $id) { port
 
 
 @pytest_asyncio.fixture(scope="module")
-async def timed(server_settings: Settings, start_server) -> RunningServer:  # noqa: ANN001
+async def timed(server_settings: Settings, start_server) -> RunningServer:
     """A server of its own (this module cuts its listener) that reports statement counts."""
     return await start_server(
         server_settings.model_copy(update={"PORT": free_port(), "SERVER_TIMING": True})
@@ -165,7 +165,7 @@ async def test_while_the_listener_is_cut_off_every_request_asks_the_database(
 async def test_with_no_cache_every_request_asks_the_database(
     server_settings: Settings,
     start_server,
-    clean: None,  # noqa: ANN001
+    clean: None,
 ) -> None:
     uncached = await start_server(
         server_settings.model_copy(

@@ -126,7 +126,7 @@ async def job_of(api: Api, staff: factories.Staff, customer_id: str, title: str)
 
 
 @pytest_asyncio.fixture(scope="module")
-async def strict(server_settings: Settings, start_server) -> RunningServer:  # noqa: ANN001
+async def strict(server_settings: Settings, start_server) -> RunningServer:
     """A server of its own with short limits (and whose listener this module cuts)."""
     return await start_server(
         server_settings.model_copy(
