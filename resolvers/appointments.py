@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, Select, func, insert, select
-from strawberry.dataloader import DataLoader
+from sqlalchemy import ColumnElement, Row, Select, func, insert
 
 from auth import scopes
 from auth.principal import Principal
-from db import RequestTransaction
 from errors import BadInput, Conflict, NotFound
 from models import AppointmentStatus
 from models.columns import utcnow
-from resolvers import global_ids, inputs, loaders, nodes
-from resolvers.loaders import any_of
+from resolvers import global_ids, inputs, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
     Page,
     PageArgs,
     page_args,
-    page_query,
-    pages_query,
-    split_pages,
-    to_page,
 )
 from resolvers.updates import update_row
 
@@ -82,49 +75,14 @@ def args_for(when: AppointmentRange, first: int | None, after: str | None) -> Pa
     return page_args(first, after, ORDER[when], appointments.c)
 
 
-def pages_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: (customer id, range, PageArgs) → that customer's Page."""
-
-    async def load(keys: Sequence[tuple[uuid.UUID, AppointmentRange, PageArgs]]) -> list[Page]:
-        # One statement per distinct (range, page) — in practice one for the whole list.
-        results: dict[tuple, Page] = {}
-        for when, args in {(when, args) for _, when, args in keys}:
-            customer_ids = [cid for cid, w, a in keys if (w, a) == (when, args)]
-            base = in_range_visible_to(viewer, when)
-            query = base.where(any_of(base.selected_columns.customer_id, customer_ids))
-            rows = await tx.rows(pages_query(query, "customer_id", ORDER[when], args))
-            pages = split_pages(rows, "customer_id", customer_ids, ORDER[when], args)
-            for customer_id, page in pages.items():
-                results[(customer_id, when, args)] = page
-        return [results[key] for key in keys]
-
-    return DataLoader(load_fn=load)
-
-
-def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: (customer id, range) → how many appointments."""
-
-    async def load(keys: Sequence[tuple[uuid.UUID, AppointmentRange]]) -> list[int]:
-        counts: dict[tuple, int] = {}
-        for when in {when for _, when in keys}:
-            customer_ids = [cid for cid, w in keys if w is when]
-            visible = in_range_visible_to(viewer, when).subquery()
-            query = (
-                select(visible.c.customer_id, func.count())
-                .where(any_of(visible.c.customer_id, customer_ids))
-                .group_by(visible.c.customer_id)
-            )
-            found = {row[0]: row[1] for row in await tx.rows(query)}
-            for customer_id in customer_ids:
-                counts[(customer_id, when)] = found.get(customer_id, 0)
-        return [counts[key] for key in keys]
-
-    return DataLoader(load_fn=load)
-
-
 loaders.register("appointment", loaders.by_id(scopes.appointments_visible_to))
-loaders.register("appointments_by_customer", pages_by_customer)
-loaders.register("appointment_count_by_customer", counts_by_customer)
+loaders.register(
+    "appointments_by_customer",
+    lists.pages_by(in_range_visible_to, "customer_id", lambda when: ORDER[when]),
+)
+loaders.register(
+    "appointment_count_by_customer", lists.counts_by(in_range_visible_to, "customer_id")
+)
 nodes.register("Appointment", "appointment")
 
 
@@ -146,13 +104,7 @@ async def list_appointments(
     after: str | None,
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     query = listing(ctx, when=when, customer_id=customer_id)
-    args = args_for(when, first, after)
-    rows = await ctx.tx.rows(page_query(query, ORDER[when], args))
-
-    async def total() -> int:
-        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
-
-    return to_page(rows, ORDER[when], args), total
+    return await lists.root_page(ctx, query, ORDER[when], first, after)
 
 
 DETAILS = {

@@ -24,28 +24,21 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import ARRAY, Row, Select, String, any_, bindparam, func, insert, select, update
-from strawberry.dataloader import DataLoader
+from sqlalchemy import Row, Select, func, insert, update
 
 import storage
 from auth import scopes
 from auth.principal import Principal
-from db import RequestTransaction
 from errors import BadInput, Conflict, NotFound
 from mail import from_business, templates
 from models import ContractStatus, StaffRole
 from models.columns import utcnow
-from resolvers import contract_documents, global_ids, inputs, loaders, nodes
-from resolvers.loaders import any_of
+from resolvers import contract_documents, global_ids, inputs, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
     Page,
     PageArgs,
     page_args,
-    page_query,
-    pages_query,
-    split_pages,
-    to_page,
 )
 
 if TYPE_CHECKING:
@@ -65,9 +58,7 @@ BODY_MAX_LENGTH = 100_000
 
 def statuses_of(value: Sequence[object] | None) -> tuple[ContractStatus, ...] | None:
     """The `status` filter as given: null (or absent) means every status."""
-    if value is None:
-        return None
-    return tuple(sorted({ContractStatus(getattr(s, "value", s)) for s in value}))
+    return lists.statuses(value, ContractStatus)
 
 
 def filtered_visible_to(
@@ -75,11 +66,7 @@ def filtered_visible_to(
 ) -> Select:
     """A viewer's contracts, of these statuses: every list of contracts starts here (a
     customer's never holds a draft: the scope says so)."""
-    query = scopes.contracts_visible_to(viewer)
-    if statuses is not None:
-        wanted = bindparam(None, [str(s) for s in statuses], type_=ARRAY(String))
-        query = query.where(query.selected_columns.status == any_(wanted))
-    return query
+    return lists.with_status(scopes.contracts_visible_to(viewer), statuses)
 
 
 def listing(
@@ -106,58 +93,7 @@ async def list_contracts(
     after: str | None,
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    args = args_for(first, after)
-    rows = await ctx.tx.rows(page_query(query, ORDER, args))
-
-    async def total() -> int:
-        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
-
-    return to_page(rows, ORDER, args), total
-
-
-def pages_by(parent: str):
-    """A loader factory. Key: (parent id, statuses or None, PageArgs) → that parent's Page
-    of contracts, where `parent` is "customer_id" or "job_id"."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[tuple]) -> list[Page]:
-            results: dict[tuple, Page] = {}
-            for statuses, args in {(statuses, args) for _, statuses, args in keys}:
-                parents = [p for p, s, a in keys if (s, a) == (statuses, args)]
-                base = filtered_visible_to(viewer, statuses)
-                query = base.where(any_of(base.selected_columns[parent], parents))
-                rows = await tx.rows(pages_query(query, parent, ORDER, args))
-                for key, page in split_pages(rows, parent, parents, ORDER, args).items():
-                    results[(key, statuses, args)] = page
-            return [results[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
-
-
-def counts_by(parent: str):
-    """A loader factory. Key: (parent id, statuses or None) → how many contracts."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[tuple]) -> list[int]:
-            counts: dict[tuple, int] = {}
-            for statuses in {statuses for _, statuses in keys}:
-                parents = [p for p, s in keys if s == statuses]
-                visible = filtered_visible_to(viewer, statuses).subquery()
-                query = (
-                    select(visible.c[parent], func.count())
-                    .where(any_of(visible.c[parent], parents))
-                    .group_by(visible.c[parent])
-                )
-                found = {row[0]: row[1] for row in await tx.rows(query)}
-                for key in parents:
-                    counts[(key, statuses)] = found.get(key, 0)
-            return [counts[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
+    return await lists.root_page(ctx, query, ORDER, first, after)
 
 
 def signed_contracts_visible_to(viewer: Principal | None) -> Select:
@@ -167,10 +103,10 @@ def signed_contracts_visible_to(viewer: Principal | None) -> Select:
 
 
 loaders.register("contract", loaders.by_id(scopes.contracts_visible_to))
-loaders.register("contracts_by_customer", pages_by("customer_id"))
-loaders.register("contract_count_by_customer", counts_by("customer_id"))
-loaders.register("contracts_by_job", pages_by("job_id"))
-loaders.register("contract_count_by_job", counts_by("job_id"))
+for parent in ("customer_id", "job_id"):
+    name = parent.removesuffix("_id")
+    loaders.register(f"contracts_by_{name}", lists.pages_by(filtered_visible_to, parent, ORDER))
+    loaders.register(f"contract_count_by_{name}", lists.counts_by(filtered_visible_to, parent))
 nodes.register("Contract", "contract")
 
 

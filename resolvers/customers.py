@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, Select, func, insert, or_, select
+from sqlalchemy import Row, Select, insert, or_
 from sqlalchemy.exc import IntegrityError
 
 from auth import emailed_tokens, scopes
 from db import violated_constraint
 from errors import BadInput, NotFound
 from models import PortalStatus
-from resolvers import global_ids, inputs, loaders, nodes
-from resolvers.pagination import Ordering, Page, page_args, page_query, to_page
+from resolvers import global_ids, inputs, lists, loaders, nodes
+from resolvers.pagination import Ordering, Page
 from resolvers.updates import update_row
 
 if TYPE_CHECKING:
@@ -128,10 +128,4 @@ async def list_customers(
     ctx: RequestContext, *, search: str | None, first: int | None, after: str | None
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     query = listing(ctx, search=search)
-    args = page_args(first, after, ORDER, customers.c)
-    rows = await ctx.tx.rows(page_query(query, ORDER, args))
-
-    async def total() -> int:
-        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
-
-    return to_page(rows, ORDER, args), total
+    return await lists.root_page(ctx, query, ORDER, first, after)

@@ -20,37 +20,26 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
-    ARRAY,
     Row,
     Select,
-    String,
-    any_,
-    bindparam,
     delete,
     func,
     insert,
     select,
     update,
 )
-from strawberry.dataloader import DataLoader
 
 from auth import scopes
 from auth.principal import Principal
-from db import RequestTransaction
 from errors import BadInput, Conflict, NotFound
 from mail import from_business, templates
 from models import InvoiceStatus, PaymentStatus
-from resolvers import global_ids, inputs, invoice_numbers, loaders, nodes
-from resolvers.loaders import any_of
+from resolvers import global_ids, inputs, invoice_numbers, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
     Page,
     PageArgs,
     page_args,
-    page_query,
-    pages_query,
-    split_pages,
-    to_page,
 )
 
 if TYPE_CHECKING:
@@ -157,20 +146,14 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 
 
 def statuses_of(value: Sequence[object] | None) -> tuple[InvoiceStatus, ...] | None:
-    if value is None:
-        return None
-    return tuple(sorted({InvoiceStatus(getattr(s, "value", s)) for s in value}))
+    return lists.statuses(value, InvoiceStatus)
 
 
 def filtered_visible_to(
     viewer: Principal | None, statuses: Sequence[InvoiceStatus] | None
 ) -> Select:
     """A viewer's invoices, of these statuses: every list of invoices starts here."""
-    query = scopes.invoices_visible_to(viewer)
-    if statuses is not None:
-        wanted = bindparam(None, [str(s) for s in statuses], type_=ARRAY(String))
-        query = query.where(query.selected_columns.status == any_(wanted))
-    return query
+    return lists.with_status(scopes.invoices_visible_to(viewer), statuses)
 
 
 def listing(
@@ -196,90 +179,22 @@ async def list_invoices(
     after: str | None,
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    args = args_for(first, after)
-    rows = await ctx.tx.rows(page_query(query, ORDER, args))
-
-    async def total() -> int:
-        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
-
-    return to_page(rows, ORDER, args), total
-
-
-def pages_by(parent: str) -> loaders.Factory:
-    """Key: (parent id, statuses or None, PageArgs) → that parent's Page of invoices, where
-    `parent` is the invoice column naming it (customer_id, job_id)."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[tuple]) -> list[Page]:
-            results: dict[tuple, Page] = {}
-            for statuses, args in {(statuses, args) for _, statuses, args in keys}:
-                parents = [p for p, s, a in keys if (s, a) == (statuses, args)]
-                base = filtered_visible_to(viewer, statuses)
-                query = base.where(any_of(base.selected_columns[parent], parents))
-                rows = await tx.rows(pages_query(query, parent, ORDER, args))
-                for key, page in split_pages(rows, parent, parents, ORDER, args).items():
-                    results[(key, statuses, args)] = page
-            return [results[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
-
-
-def counts_by(parent: str) -> loaders.Factory:
-    """Key: (parent id, statuses or None) → how many invoices."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[tuple]) -> list[int]:
-            counts: dict[tuple, int] = {}
-            for statuses in {statuses for _, statuses in keys}:
-                parents = [p for p, s in keys if s == statuses]
-                visible = filtered_visible_to(viewer, statuses).subquery()
-                query = (
-                    select(visible.c[parent], func.count())
-                    .where(any_of(visible.c[parent], parents))
-                    .group_by(visible.c[parent])
-                )
-                found = {row[0]: row[1] for row in await tx.rows(query)}
-                for key in parents:
-                    counts[(key, statuses)] = found.get(key, 0)
-            return [counts[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
-
-
-def rows_by_invoice(scope: Callable[[Principal | None], Select], ordering: Ordering):
-    """A loader factory: invoice id → all of the invoice's rows of `scope`, in `ordering`."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[uuid.UUID]) -> list[list[Row]]:
-            query = scope(viewer)
-            columns = query.selected_columns
-            rows = await tx.rows(
-                query.where(any_of(columns.invoice_id, keys)).order_by(*ordering.order_by(columns))
-            )
-            grouped: dict[uuid.UUID, list[Row]] = {key: [] for key in keys}
-            for row in rows:
-                grouped[row.invoice_id].append(row)
-            return [grouped[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
+    return await lists.root_page(ctx, query, ORDER, first, after)
 
 
 loaders.register("invoice", loaders.by_id(scopes.invoices_visible_to))
 loaders.register("payment", loaders.by_id(scopes.payments_visible_to))
-loaders.register("invoices_by_customer", pages_by("customer_id"))
-loaders.register("invoice_count_by_customer", counts_by("customer_id"))
-loaders.register("invoices_by_job", pages_by("job_id"))
-loaders.register("invoice_count_by_job", counts_by("job_id"))
+for parent in ("customer_id", "job_id"):
+    name = parent.removesuffix("_id")
+    loaders.register(f"invoices_by_{name}", lists.pages_by(filtered_visible_to, parent, ORDER))
+    loaders.register(f"invoice_count_by_{name}", lists.counts_by(filtered_visible_to, parent))
 loaders.register(
-    "line_items_by_invoice", rows_by_invoice(scopes.invoice_line_items_visible_to, LINE_ORDER)
+    "line_items_by_invoice",
+    lists.rows_by(scopes.invoice_line_items_visible_to, "invoice_id", LINE_ORDER),
 )
-loaders.register("payments_by_invoice", rows_by_invoice(scopes.payments_visible_to, PAYMENT_ORDER))
+loaders.register(
+    "payments_by_invoice", lists.rows_by(scopes.payments_visible_to, "invoice_id", PAYMENT_ORDER)
+)
 nodes.register("Invoice", "invoice")
 nodes.register("Payment", "payment")
 

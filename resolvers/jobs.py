@@ -11,25 +11,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ARRAY, Row, Select, String, any_, bindparam, func, insert, select
-from strawberry.dataloader import DataLoader
+from sqlalchemy import Row, Select, func, insert
 
 from auth import scopes
 from auth.principal import Principal
-from db import RequestTransaction
 from errors import BadInput, Conflict, NotFound
 from models import JobStatus
-from resolvers import global_ids, inputs, loaders, nodes
-from resolvers.loaders import any_of
+from resolvers import global_ids, inputs, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
     Page,
     PageArgs,
     page_args,
-    page_query,
-    pages_query,
-    split_pages,
-    to_page,
 )
 from resolvers.updates import update_row
 
@@ -64,19 +57,12 @@ def can_move(current: JobStatus, to: JobStatus) -> bool:
 
 def statuses_of(value: Sequence[object] | None) -> tuple[JobStatus, ...] | None:
     """The `status` filter as given: null (or absent) means every status."""
-    if value is None:
-        return None
-    return tuple(sorted({JobStatus(getattr(s, "value", s)) for s in value}))
+    return lists.statuses(value, JobStatus)
 
 
 def filtered_visible_to(viewer: Principal | None, statuses: Sequence[JobStatus] | None) -> Select:
     """A viewer's jobs, of these statuses: every list of jobs starts here."""
-    query = scopes.jobs_visible_to(viewer)
-    if statuses is not None:
-        # `= ANY($1)`, not IN: one statement text whatever the number of statuses.
-        wanted = bindparam(None, [str(s) for s in statuses], type_=ARRAY(String))
-        query = query.where(query.selected_columns.status == any_(wanted))
-    return query
+    return lists.with_status(scopes.jobs_visible_to(viewer), statuses)
 
 
 def listing(
@@ -103,83 +89,18 @@ async def list_jobs(
     after: str | None,
 ) -> tuple[Page, Callable[[], Awaitable[int]]]:
     query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    args = args_for(first, after)
-    rows = await ctx.tx.rows(page_query(query, ORDER, args))
-
-    async def total() -> int:
-        return await ctx.tx.scalar(select(func.count()).select_from(query.subquery()))
-
-    return to_page(rows, ORDER, args), total
-
-
-def pages_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: (customer id, statuses or None, PageArgs) → that customer's Page of jobs."""
-
-    async def load(keys: Sequence[tuple]) -> list[Page]:
-        results: dict[tuple, Page] = {}
-        for statuses, args in {(statuses, args) for _, statuses, args in keys}:
-            customer_ids = [c for c, s, a in keys if (s, a) == (statuses, args)]
-            base = filtered_visible_to(viewer, statuses)
-            query = base.where(any_of(base.selected_columns.customer_id, customer_ids))
-            rows = await tx.rows(pages_query(query, "customer_id", ORDER, args))
-            for customer_id, page in split_pages(
-                rows, "customer_id", customer_ids, ORDER, args
-            ).items():
-                results[(customer_id, statuses, args)] = page
-        return [results[key] for key in keys]
-
-    return DataLoader(load_fn=load)
-
-
-def counts_by_customer(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: (customer id, statuses or None) → how many jobs."""
-
-    async def load(keys: Sequence[tuple]) -> list[int]:
-        counts: dict[tuple, int] = {}
-        for statuses in {statuses for _, statuses in keys}:
-            customer_ids = [c for c, s in keys if s == statuses]
-            visible = filtered_visible_to(viewer, statuses).subquery()
-            query = (
-                select(visible.c.customer_id, func.count())
-                .where(any_of(visible.c.customer_id, customer_ids))
-                .group_by(visible.c.customer_id)
-            )
-            found = {row[0]: row[1] for row in await tx.rows(query)}
-            for customer_id in customer_ids:
-                counts[(customer_id, statuses)] = found.get(customer_id, 0)
-        return [counts[key] for key in keys]
-
-    return DataLoader(load_fn=load)
-
-
-def rows_by_job(scope: Callable[[Principal | None], Select], ordering: Ordering):
-    """A loader factory: job id → all of the job's rows of `scope`, in `ordering`."""
-
-    def make(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-        async def load(keys: Sequence[uuid.UUID]) -> list[list[Row]]:
-            query = scope(viewer)
-            columns = query.selected_columns
-            rows = await tx.rows(
-                query.where(any_of(columns.job_id, keys)).order_by(*ordering.order_by(columns))
-            )
-            grouped: dict[uuid.UUID, list[Row]] = {key: [] for key in keys}
-            for row in rows:
-                grouped[row.job_id].append(row)
-            return [grouped[key] for key in keys]
-
-        return DataLoader(load_fn=load)
-
-    return make
+    return await lists.root_page(ctx, query, ORDER, first, after)
 
 
 loaders.register("job", loaders.by_id(scopes.jobs_visible_to))
-loaders.register("jobs_by_customer", pages_by_customer)
-loaders.register("job_count_by_customer", counts_by_customer)
+loaders.register("jobs_by_customer", lists.pages_by(filtered_visible_to, "customer_id", ORDER))
+loaders.register("job_count_by_customer", lists.counts_by(filtered_visible_to, "customer_id"))
 loaders.register("job_note", loaders.by_id(scopes.job_notes_visible_to))
 loaders.register(
-    "status_changes_by_job", rows_by_job(scopes.job_status_changes_visible_to, HISTORY_ORDER)
+    "status_changes_by_job",
+    lists.rows_by(scopes.job_status_changes_visible_to, "job_id", HISTORY_ORDER),
 )
-loaders.register("notes_by_job", rows_by_job(scopes.job_notes_visible_to, NOTES_ORDER))
+loaders.register("notes_by_job", lists.rows_by(scopes.job_notes_visible_to, "job_id", NOTES_ORDER))
 nodes.register("Job", "job")
 nodes.register("JobNote", "job_note")
 

@@ -20,23 +20,19 @@ row names); keys are random and never reused, so it can never be served.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, delete, func, insert, select
-from strawberry.dataloader import DataLoader
+from sqlalchemy import Row, Select, delete, insert
 
 import storage
 from auth import scopes
 from auth.principal import Principal
-from db import RequestTransaction
 from errors import BadInput, NotFound
 from models import PhotoStage
 from models.columns import utcnow
-from resolvers import global_ids, inputs, jobs, loaders, nodes, photo_images
-from resolvers.loaders import any_of
-from resolvers.pagination import Ordering, Page, PageArgs, page_args, pages_query, split_pages
+from resolvers import global_ids, inputs, jobs, lists, loaders, nodes, photo_images
+from resolvers.pagination import Ordering, PageArgs, page_args
 from resolvers.updates import update_row
 
 if TYPE_CHECKING:
@@ -66,42 +62,14 @@ async def signed_url(ctx: Any, key: str) -> str:
 # -- reads ----------------------------------------------------------------------------------
 
 
-def pages_by_job(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: (job id, PageArgs) → that job's Page of photos."""
-
-    async def load(keys: Sequence[tuple[uuid.UUID, PageArgs]]) -> list[Page]:
-        results: dict[tuple, Page] = {}
-        for args in {args for _, args in keys}:
-            job_ids = [j for j, a in keys if a == args]
-            base = scopes.photos_visible_to(viewer)
-            query = base.where(any_of(base.selected_columns.job_id, job_ids))
-            rows = await tx.rows(pages_query(query, "job_id", ORDER, args))
-            for job_id, page in split_pages(rows, "job_id", job_ids, ORDER, args).items():
-                results[(job_id, args)] = page
-        return [results[key] for key in keys]
-
-    return DataLoader(load_fn=load)
-
-
-def counts_by_job(tx: RequestTransaction, viewer: Principal | None) -> DataLoader:
-    """Key: job id → how many photos."""
-
-    async def load(keys: Sequence[uuid.UUID]) -> list[int]:
-        visible = scopes.photos_visible_to(viewer).subquery()
-        query = (
-            select(visible.c.job_id, func.count())
-            .where(any_of(visible.c.job_id, keys))
-            .group_by(visible.c.job_id)
-        )
-        found = {row[0]: row[1] for row in await tx.rows(query)}
-        return [found.get(key, 0) for key in keys]
-
-    return DataLoader(load_fn=load)
+def _visible(viewer: Principal | None, _unfiltered: None) -> Select:
+    return scopes.photos_visible_to(viewer)
 
 
 loaders.register("photo", loaders.by_id(scopes.photos_visible_to))
-loaders.register("photos_by_job", pages_by_job)
-loaders.register("photo_count_by_job", counts_by_job)
+# Keys: (job id, None, PageArgs) and (job id, None): photos have no filter.
+loaders.register("photos_by_job", lists.pages_by(_visible, "job_id", ORDER))
+loaders.register("photo_count_by_job", lists.counts_by(_visible, "job_id"))
 nodes.register("Photo", "photo")
 
 

@@ -83,10 +83,10 @@ class Job(Node):
         from schema.photos import Photo
 
         loaders = info.context.loaders
-        page = await loaders.photos_by_job.load((self.key, photos.args_for(first, after)))
+        page = await loaders.photos_by_job.load((self.key, None, photos.args_for(first, after)))
 
         async def count() -> int:
-            return await loaders.photo_count_by_job.load(self.key)
+            return await loaders.photo_count_by_job.load((self.key, None))
 
         return Connection.of(page, Photo.from_row, count)
 
