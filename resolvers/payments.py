@@ -14,13 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Row, insert, update
 
 from auth import scopes
 from errors import BadInput, Conflict, NotFound, PaymentsDisabled
 from models import InvoiceStatus, PaymentMethod, PaymentStatus
-from resolvers import invoices
+from resolvers import inputs, invoices
 
 if TYPE_CHECKING:
     from payments import StripeApi
@@ -84,8 +85,9 @@ def _stripe(ctx: RequestContext) -> StripeApi:
     return stripe
 
 
-async def start_onboarding(ctx: RequestContext) -> str:
-    """The business's connected account (made once), and a fresh onboarding link to it."""
+async def start_onboarding(ctx: RequestContext, back_to: str | None = None) -> str:
+    """The business's connected account (made once), and a fresh onboarding link to it;
+    `back_to`: the page Stripe returns to (checked with `return_address`)."""
     viewer = ctx.team_manager()
     stripe = _stripe(ctx)
     business = await ctx.loaders.business.load(viewer.business_id)
@@ -103,10 +105,23 @@ async def start_onboarding(ctx: RequestContext) -> str:
                 )
                 .values(stripe_account_id=account)
             )
-    settings_page = f"{ctx.settings.public_url}/settings/payments"
+    # Stripe sends the staff member back to their own console's page: this server has none.
+    page = back_to or f"{ctx.settings.public_url}/settings/payments"
+    separator = "&" if urlsplit(page).query else "?"
     return await stripe.onboarding_link(
-        account, refresh_url=f"{settings_page}?stripe=refresh", return_url=f"{settings_page}"
+        account, refresh_url=f"{page}{separator}stripe=refresh", return_url=page
     )
+
+
+def return_address(value: str | None, field: str) -> str | None:
+    """Where Stripe sends the staff member back to: an absolute http(s) URL, or none."""
+    if value is None:
+        return None
+    address = inputs.text(value, field, max_length=2000, label="return address")
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadInput("Give an absolute http(s) address.", field=field)
+    return address
 
 
 @dataclass(frozen=True)

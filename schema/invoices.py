@@ -421,8 +421,19 @@ class InvoiceMutations:
         description="OWNER/ADMIN: the business's Stripe Connect account (made once) and a "
         "fresh onboarding link."
     )
-    async def start_stripe_onboarding(self, info: Info[RequestContext, None]) -> StripeOnboarding:
-        return StripeOnboarding(url=await payments.start_onboarding(info.context))
+    async def start_stripe_onboarding(
+        self,
+        info: Info[RequestContext, None],
+        return_url: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Your staff console's page Stripe sends the staff member back "
+                "to (unset: PUBLIC_URL/settings/payments)."
+            ),
+        ] = None,
+    ) -> StripeOnboarding:
+        back_to = payments.return_address(return_url, "return_url")
+        return StripeOnboarding(url=await payments.start_onboarding(info.context, back_to))
 
     @strawberry.mutation(
         description="The invoice's customer: a PaymentIntent for what is due, to confirm with "

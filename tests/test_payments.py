@@ -122,6 +122,15 @@ async def test_onboarding_creates_one_express_account_and_webhooks_enable_paymen
     assert links[0].params["return_url"].startswith("https://portal.example.com/")
     assert first["url"] != second["url"]  # a fresh link each time
     assert first["url"].startswith("https://connect.stripe.test/")
+    # A staff console names its own page for Stripe to send the staff member back to.
+    console = "https://team.example.com/payments?tab=stripe"
+    back = "mutation($to: String) { startStripeOnboarding(returnUrl: $to) { url } }"
+    await api.gql(back, {"to": console}, token=staff.token)
+    link = standin.calls("POST", "/v1/account_links")[-1]
+    assert link.params["return_url"] == console
+    assert link.params["refresh_url"] == console + "&stripe=refresh"
+    error = await api.error(back, {"to": "javascript:alert(1)"}, token=staff.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "returnUrl"}
     assert (await api.gql(ENABLED, token=staff.token))["business"]["paymentsEnabled"] is False
 
     enabled = standin.enable_charges(account)
