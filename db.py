@@ -179,18 +179,19 @@ class RequestTransaction:
         self._after_rollback.append(action)
 
     async def close(self, *, commit: bool = True) -> None:
-        connection, self._connection = self._connection, None
-        actions, self._after_commit = list(self._after_commit.values()), {}
-        undo, self._after_rollback = self._after_rollback, []
-        self._applied_scope = None
         # Shielded: a client that goes away mid-commit (a WebSocket closed, an operation
         # cancelled) must not leave the commit half-done or its follow-up work lost. Under
-        # the lock: a statement of a cancelled field may still be finishing (`_to_the_end`).
-        await asyncio.shield(self._finish_locked(connection, commit, actions, undo))
+        # the lock: a statement of a cancelled field may still be finishing (`_to_the_end`),
+        # and one waiting for the lock must not find the connection half gone.
+        await asyncio.shield(self._close_locked(commit))
 
-    async def _finish_locked(self, *args: Any) -> None:
+    async def _close_locked(self, commit: bool) -> None:
         async with self._lock:
-            await _finish(*args)
+            connection, self._connection = self._connection, None
+            actions, self._after_commit = list(self._after_commit.values()), {}
+            undo, self._after_rollback = self._after_rollback, []
+            self._applied_scope = None
+            await _finish(connection, commit, actions, undo)
 
 
 async def _finish(
@@ -232,8 +233,10 @@ async def _to_the_end(work: Awaitable[Any]) -> Any:
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        with contextlib.suppress(BaseException):
-            await task
+        # asyncio.wait never cancels what it waits for, however often we are cancelled.
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})
         raise
 
 

@@ -38,6 +38,7 @@ from app.services import Services
 from app.subscriptions import LegacyWSHandler, LimitedMessages, Realtime, TransportWSHandler
 from db import RequestTransaction
 from readpath import planner
+from readpath.declarations import Fallback
 from resolvers.context import RequestContext
 
 log = logging.getLogger(__name__)
@@ -127,16 +128,25 @@ class PortalGraphQL(GraphQL):
             return None
         if not isinstance(operation_name, str | None):
             return None
+        if _depth(variables) > MAX_VARIABLES_DEPTH:
+            return None  # the normal way refuses it, as a 400
         try:
-            context = await self.get_context(request, None)
+            return await self._answer_from_plan(request, query, operation_name, variables)
         except BaseException:
             await self._close(request, commit=False)
             raise
+
+    async def _answer_from_plan(
+        self, request: Request, query: str, operation_name: str | None, variables: Any
+    ) -> Response | None:
+        context = await self.get_context(request, None)
         plan = planner.cached_plan(context, query, operation_name, variables)
         if plan is None:
             return None  # get_context keeps the context for the normal way
         try:
             answered = await planner.answer(context, plan)
+        except Fallback:
+            return None  # this row's data needs execution (a null where one cannot be)
         except Exception:
             log.exception("request %s: a cached plan failed", context.request_id)
             await context.tx.discard()

@@ -28,7 +28,8 @@ class CompiledReads(SchemaExtension):
                     execution.schema._schema,
                     execution.graphql_document,
                     execution.query,
-                    execution.operation_name,
+                    # As the request gave it: the view's repeats look plans up by that.
+                    execution._provided_operation_name,
                     execution.variables,
                 )
             except Fallback:

@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
@@ -599,12 +599,27 @@ class Plan:
 _plans: OrderedDict[tuple, Plan] = OrderedDict()
 
 
-def _plan_key(context: Any, query: str, operation_name: str | None, variables: Any) -> tuple:
+# A plan is kept only for a document and variables of modest size: a key holds both, and
+# the cache must not become a store for whatever an anonymous client sends.
+CACHEABLE_QUERY_CHARACTERS = 32_768
+CACHEABLE_VARIABLES_BYTES = 8_192
+
+
+def _plan_key(context: Any, query: str, operation_name: str | None, variables: Any) -> tuple | None:
+    """The cache key, or None when this request's plan is not to be kept."""
+    if len(query) > CACHEABLE_QUERY_CHARACTERS:
+        return None
+    try:
+        given = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    if len(given) > CACHEABLE_VARIABLES_BYTES:
+        return None
     # Who asks, as far as a plan can depend on it: every field of the viewer but its
     # session (one person's sessions share their plans).
     principal = context.principal
     who = None if principal is None else replace(principal, session_id=None)
-    return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), who)
+    return (query, operation_name, given, who)
 
 
 def cached_plan(
@@ -612,9 +627,10 @@ def cached_plan(
 ) -> Plan | None:
     """The plan made before for this document, operation, variables and viewer, if any: it
     exists only for an operation that was parsed, validated and planned then, so the HTTP
-    view may answer a repeat of it without going through GraphQL again."""
+    view may answer a repeat of it without going through GraphQL again. `operation_name`:
+    as the request gave it (None when it named none)."""
     key = _plan_key(context, query, operation_name, variables)
-    plan = _plans.get(key)
+    plan = _plans.get(key) if key is not None else None
     if plan is not None:
         _plans.move_to_end(key)
     return plan
@@ -628,14 +644,18 @@ async def run(
     operation_name: str | None,
     variables: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The operation's `data`, read in one statement; raises Fallback when it cannot."""
-    plan = cached_plan(context, query, operation_name, variables) if query is not None else None
+    """The operation's `data`, read in one statement; raises Fallback when it cannot.
+    `operation_name`: as the request gave it (the planner finds the operation either way)."""
+    key = _plan_key(context, query, operation_name, variables) if query is not None else None
+    plan = _plans.get(key) if key is not None else None
     if plan is None:
         plan = Planner(context, schema, document, operation_name, variables).plan()
-        if query is not None:
-            _plans[_plan_key(context, query, operation_name, variables)] = plan
+        if key is not None:
+            _plans[key] = plan
             if len(_plans) > PLAN_CACHE_SIZE:
                 _plans.popitem(last=False)
+    else:
+        _plans.move_to_end(key)
     return await answer(context, plan)
 
 
@@ -644,10 +664,16 @@ async def answer(context: Any, plan: Plan) -> dict[str, Any]:
     row = () if plan.sql is None else await context.tx.fetch_row(plan.sql, plan.parameters)
     namespace = plan.namespace
     # Nothing awaits between here and the end of `write`: no other request can see these.
-    namespace["_ctx"], namespace["_pending"] = context, []
+    pending: list[_Later] = []
+    namespace["_ctx"], namespace["_pending"] = context, pending
     try:
         data = plan.write(row)
-        pending = namespace["_pending"]
+    except BaseException:
+        for later in pending:  # made, never to be awaited
+            close = getattr(later.awaitable, "close", None)
+            if close is not None:
+                close()
+        raise
     finally:
         namespace["_ctx"] = namespace["_pending"] = None
     return await _fill(data, pending) if pending else data

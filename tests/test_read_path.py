@@ -197,3 +197,69 @@ async def test_a_union_field_is_written_by_the_compiled_path(api: Api, mailbox) 
         {"__typename": "StaffMember", "name": "Ann Owner", "role": "OWNER"},
         {"__typename": "Customer", "name": "Bob Customer"},
     ]
+
+
+async def test_deeply_nested_variables_are_refused_on_a_repeat_too(api: Api) -> None:
+    # A repeat is looked up by its variables: ones nested too deeply must still get the
+    # normal way's 400, not an error that leaves the request's transaction open.
+    depth = 990
+    body = (
+        '{"query": "query($v: [String]) { __typename }", "variables": {"v": '
+        + "[" * depth
+        + "]" * depth
+        + "}}"
+    )
+    headers = {"Authorization": "Bearer not-a-token", "Content-Type": "application/json"}
+    for _ in range(3):
+        response = await api.http.post("/graphql", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+
+
+async def test_a_huge_document_is_answered_but_its_plan_not_kept(api: Api) -> None:
+    from readpath import planner
+
+    before = len(planner._plans)
+    query = "{ __typename }\n#" + "x" * 40_000
+    for _ in range(2):
+        response = await api.http.post("/graphql", json={"query": query})
+        assert response.json() == {"data": {"__typename": "Query"}}
+    assert not any(key[0] == query for key in planner._plans)
+    assert len(planner._plans) <= max(before, 1) + 1
+
+
+async def test_a_named_operation_sent_without_its_name_repeats_from_its_plan(api: Api) -> None:
+    from readpath import planner
+
+    staff = await factories.register(api)
+    query = "query Mine { customers(first: 1) { totalCount } }"
+    await api.gql(query, token=staff.token)
+    kept = [key for key in planner._plans if key[0] == query]
+    assert kept and kept[0][1] is None  # keyed as the request gave it (no operationName)
+
+
+async def test_a_statement_finishes_however_often_its_field_is_cancelled() -> None:
+    import asyncio
+    import contextlib
+
+    import db
+
+    finished: list[str] = []
+
+    async def statement() -> None:
+        try:
+            await asyncio.sleep(0.2)
+            finished.append("done")
+        except asyncio.CancelledError:
+            finished.append("cancelled midway")
+            raise
+
+    task = asyncio.ensure_future(db._to_the_end(statement()))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    await asyncio.sleep(0.3)
+    assert finished == ["done"]
