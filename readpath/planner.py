@@ -299,6 +299,24 @@ class Planner:
         function = self.code.function([f"return {write('r')}"])
         return lambda r: f"({function}({r}[{index}][0]) if {r}[{index}] else {on_null})"
 
+    def _by_id(
+        self,
+        graphql_type: GraphQLObjectType,
+        declared: TypeSQL,
+        key: Any,
+        parent: Any,
+        details: list[FieldDetails],
+        slots: Slots,
+    ) -> tuple[int, str]:
+        """The object of `declared` whose id is `key` (a column of `parent`), read through
+        its scope as a one-element array: (its slot in `slots`, the function writing it)."""
+        base = self._source(declared.source, self.context.principal)
+        target = base.where(base.selected_columns.id == key).correlate(parent).subquery()
+        inner = Slots()
+        write = self._object(declared, graphql_type, target, details, inner)
+        one = func.array(select(func.row(*inner.expressions)).select_from(target).scalar_subquery())
+        return slots.add(one), self.code.function([f"return {write('r')}"])
+
     def _object_type(self, name: str) -> tuple[TypeSQL, GraphQLObjectType]:
         declared = TYPES.get(name)
         graphql_type = self.schema.get_type(name)
@@ -363,12 +381,11 @@ class Planner:
             declared, graphql_type = self._object_type(spec.target)
             if get_named_type(field.type) is not graphql_type:
                 raise Fallback
-            base = self._source(declared.source, self.context.principal)
-            key = alias.c[spec.key]
-            target = base.where(base.selected_columns.id == key).correlate(alias).subquery()
-            inner = Slots()
-            write = self._object(declared, graphql_type, target, details, inner)
-            return self._one(field.type, target, inner, write, slots)
+            index, function = self._by_id(
+                graphql_type, declared, alias.c[spec.key], alias, details, slots
+            )
+            on_null = "_null()" if isinstance(field.type, GraphQLNonNull) else "None"
+            return lambda r: f"({function}({r}[{index}][0]) if {r}[{index}] else {on_null})"
         if isinstance(spec, OneOf):
             return self._one_of(spec, field, details, alias, slots)
         if isinstance(spec, Connection):
@@ -388,17 +405,9 @@ class Planner:
             declared, graphql_type = self._object_type(type_name)
             if graphql_type is not abstract and not self.schema.is_sub_type(abstract, graphql_type):
                 raise Fallback
-            base = self._source(declared.source, self.context.principal)
-            key = alias.c[key_column]
-            target = base.where(base.selected_columns.id == key).correlate(alias).subquery()
-            inner = Slots()
-            write = self._object(declared, graphql_type, target, details, inner)
-            found = slots.add(
-                func.array(
-                    select(func.row(*inner.expressions)).select_from(target).scalar_subquery()
-                )
+            found, function = self._by_id(
+                graphql_type, declared, alias.c[key_column], alias, details, slots
             )
-            function = self.code.function([f"return {write('r')}"])
             index = None if when is None else slots.add(alias.c[when], name=when)
             choices.append((index, f"({function}(r[{found}][0]) if r[{found}] else None)"))
         if not choices or choices[-1][0] is not None:
