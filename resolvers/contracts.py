@@ -19,7 +19,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -36,9 +36,6 @@ from models.columns import utcnow
 from resolvers import contract_documents, global_ids, inputs, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
-    Page,
-    PageArgs,
-    page_args,
 )
 
 if TYPE_CHECKING:
@@ -56,44 +53,14 @@ BODY_MAX_LENGTH = 100_000
 # -- reads ----------------------------------------------------------------------------------
 
 
-def statuses_of(value: Sequence[object] | None) -> tuple[ContractStatus, ...] | None:
-    """The `status` filter as given: null (or absent) means every status."""
-    return lists.statuses(value, ContractStatus)
-
-
-def filtered_visible_to(
-    viewer: Principal | None, statuses: Sequence[ContractStatus] | None
-) -> Select:
-    """A viewer's contracts, of these statuses: every list of contracts starts here (a
-    customer's never holds a draft: the scope says so)."""
-    return lists.with_status(scopes.contracts_visible_to(viewer), statuses)
-
-
-def listing(
-    ctx: RequestContext, *, statuses: Sequence[ContractStatus] | None, customer_id: str | None
-) -> Select:
-    """The root list: the viewer's contracts, of one customer if named."""
-    query = filtered_visible_to(ctx.viewer(), statuses)
-    if customer_id is not None:
-        key = global_ids.decode(customer_id, "Customer", field="customerId")
-        query = query.where(contracts.c.customer_id == key)
-    return query
-
-
-def args_for(first: int | None, after: str | None) -> PageArgs:
-    return page_args(first, after, ORDER, contracts.c)
-
-
-async def list_contracts(
-    ctx: RequestContext,
-    *,
-    statuses: Sequence[ContractStatus] | None,
-    customer_id: str | None,
-    first: int | None,
-    after: str | None,
-) -> tuple[Page, Callable[[], Awaitable[int]]]:
-    query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    return await lists.root_page(ctx, query, ORDER, first, after)
+# Every list of contracts: by status, of one customer if named (resolvers/lists.py); a
+# customer's never holds a draft (the scope says so).
+CONTRACT_LISTS = lists.ByStatus(scopes.contracts_visible_to, ContractStatus, contracts, ORDER)
+statuses_of = CONTRACT_LISTS.statuses_of
+filtered_visible_to = CONTRACT_LISTS.visible_to
+listing = CONTRACT_LISTS.listing
+args_for = CONTRACT_LISTS.args_for
+list_contracts = CONTRACT_LISTS.page
 
 
 def signed_contracts_visible_to(viewer: Principal | None) -> Select:
@@ -103,10 +70,7 @@ def signed_contracts_visible_to(viewer: Principal | None) -> Select:
 
 
 loaders.register("contract", loaders.by_id(scopes.contracts_visible_to))
-for parent in ("customer_id", "job_id"):
-    name = parent.removesuffix("_id")
-    loaders.register(f"contracts_by_{name}", lists.pages_by(filtered_visible_to, parent, ORDER))
-    loaders.register(f"contract_count_by_{name}", lists.counts_by(filtered_visible_to, parent))
+CONTRACT_LISTS.register("contract", ["customer_id", "job_id"])
 nodes.register("Contract", "contract")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     Row,
-    Select,
     delete,
     func,
     insert,
@@ -30,16 +29,12 @@ from sqlalchemy import (
 )
 
 from auth import scopes
-from auth.principal import Principal
 from errors import BadInput, Conflict, NotFound
 from mail import from_business, templates
 from models import InvoiceStatus, PaymentStatus
 from resolvers import global_ids, inputs, invoice_numbers, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
-    Page,
-    PageArgs,
-    page_args,
 )
 
 if TYPE_CHECKING:
@@ -145,49 +140,18 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
 # -- reads ----------------------------------------------------------------------------------
 
 
-def statuses_of(value: Sequence[object] | None) -> tuple[InvoiceStatus, ...] | None:
-    return lists.statuses(value, InvoiceStatus)
-
-
-def filtered_visible_to(
-    viewer: Principal | None, statuses: Sequence[InvoiceStatus] | None
-) -> Select:
-    """A viewer's invoices, of these statuses: every list of invoices starts here."""
-    return lists.with_status(scopes.invoices_visible_to(viewer), statuses)
-
-
-def listing(
-    ctx: RequestContext, *, statuses: Sequence[InvoiceStatus] | None, customer_id: str | None
-) -> Select:
-    query = filtered_visible_to(ctx.viewer(), statuses)
-    if customer_id is not None:
-        key = global_ids.decode(customer_id, "Customer", field="customerId")
-        query = query.where(invoices.c.customer_id == key)
-    return query
-
-
-def args_for(first: int | None, after: str | None) -> PageArgs:
-    return page_args(first, after, ORDER, invoices.c)
-
-
-async def list_invoices(
-    ctx: RequestContext,
-    *,
-    statuses: Sequence[InvoiceStatus] | None,
-    customer_id: str | None,
-    first: int | None,
-    after: str | None,
-) -> tuple[Page, Callable[[], Awaitable[int]]]:
-    query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    return await lists.root_page(ctx, query, ORDER, first, after)
+# Every list of invoices: by status, of one customer if named (resolvers/lists.py).
+INVOICE_LISTS = lists.ByStatus(scopes.invoices_visible_to, InvoiceStatus, invoices, ORDER)
+statuses_of = INVOICE_LISTS.statuses_of
+filtered_visible_to = INVOICE_LISTS.visible_to
+listing = INVOICE_LISTS.listing
+args_for = INVOICE_LISTS.args_for
+list_invoices = INVOICE_LISTS.page
 
 
 loaders.register("invoice", loaders.by_id(scopes.invoices_visible_to))
 loaders.register("payment", loaders.by_id(scopes.payments_visible_to))
-for parent in ("customer_id", "job_id"):
-    name = parent.removesuffix("_id")
-    loaders.register(f"invoices_by_{name}", lists.pages_by(filtered_visible_to, parent, ORDER))
-    loaders.register(f"invoice_count_by_{name}", lists.counts_by(filtered_visible_to, parent))
+INVOICE_LISTS.register("invoice", ["customer_id", "job_id"])
 loaders.register(
     "line_items_by_invoice",
     lists.rows_by(scopes.invoice_line_items_visible_to, "invoice_id", LINE_ORDER),

@@ -7,11 +7,10 @@ business shared (auth/scopes.py decides which; nothing here filters notes).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, Select, func, insert
+from sqlalchemy import Row, func, insert
 
 from auth import scopes
 from auth.principal import Principal
@@ -20,9 +19,6 @@ from models import JobStatus
 from resolvers import global_ids, inputs, lists, loaders, nodes
 from resolvers.pagination import (
     Ordering,
-    Page,
-    PageArgs,
-    page_args,
 )
 from resolvers.updates import update_row
 
@@ -55,46 +51,17 @@ def can_move(current: JobStatus, to: JobStatus) -> bool:
 # -- reads ----------------------------------------------------------------------------------
 
 
-def statuses_of(value: Sequence[object] | None) -> tuple[JobStatus, ...] | None:
-    """The `status` filter as given: null (or absent) means every status."""
-    return lists.statuses(value, JobStatus)
-
-
-def filtered_visible_to(viewer: Principal | None, statuses: Sequence[JobStatus] | None) -> Select:
-    """A viewer's jobs, of these statuses: every list of jobs starts here."""
-    return lists.with_status(scopes.jobs_visible_to(viewer), statuses)
-
-
-def listing(
-    ctx: RequestContext, *, statuses: Sequence[JobStatus] | None, customer_id: str | None
-) -> Select:
-    """The root list: the viewer's jobs, of one customer if named."""
-    query = filtered_visible_to(ctx.viewer(), statuses)
-    if customer_id is not None:
-        key = global_ids.decode(customer_id, "Customer", field="customerId")
-        query = query.where(jobs.c.customer_id == key)
-    return query
-
-
-def args_for(first: int | None, after: str | None) -> PageArgs:
-    return page_args(first, after, ORDER, jobs.c)
-
-
-async def list_jobs(
-    ctx: RequestContext,
-    *,
-    statuses: Sequence[JobStatus] | None,
-    customer_id: str | None,
-    first: int | None,
-    after: str | None,
-) -> tuple[Page, Callable[[], Awaitable[int]]]:
-    query = listing(ctx, statuses=statuses, customer_id=customer_id)
-    return await lists.root_page(ctx, query, ORDER, first, after)
+# Every list of jobs: by status, of one customer if named (resolvers/lists.py).
+JOB_LISTS = lists.ByStatus(scopes.jobs_visible_to, JobStatus, jobs, ORDER)
+statuses_of = JOB_LISTS.statuses_of
+filtered_visible_to = JOB_LISTS.visible_to
+listing = JOB_LISTS.listing
+args_for = JOB_LISTS.args_for
+list_jobs = JOB_LISTS.page
 
 
 loaders.register("job", loaders.by_id(scopes.jobs_visible_to))
-loaders.register("jobs_by_customer", lists.pages_by(filtered_visible_to, "customer_id", ORDER))
-loaders.register("job_count_by_customer", lists.counts_by(filtered_visible_to, "customer_id"))
+JOB_LISTS.register("job", ["customer_id"])
 loaders.register("job_note", loaders.by_id(scopes.job_notes_visible_to))
 loaders.register(
     "status_changes_by_job",

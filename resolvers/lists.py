@@ -11,17 +11,20 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ARRAY, Row, Select, String, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Row, Select, String, Table, any_, bindparam, func, select
 from strawberry.dataloader import DataLoader
 
 from auth.principal import Principal
 from db import RequestTransaction
+from resolvers import global_ids, loaders
 from resolvers.loaders import Factory, any_of
 from resolvers.pagination import (
     Ordering,
     Page,
+    PageArgs,
     page_args,
     page_query,
     pages_query,
@@ -138,3 +141,55 @@ def rows_by(
         return DataLoader(load_fn=load)
 
     return make
+
+
+@dataclass(frozen=True)
+class ByStatus:
+    """The lists of a domain filtered by status and by customer (jobs, contracts,
+    invoices): the root list, its page, and each parent's pages and counts."""
+
+    scope: Callable[[Principal | None], Select]
+    status: type[enum.Enum]
+    table: Table
+    ordering: Ordering
+
+    def statuses_of(self, value: Sequence[object] | None) -> tuple[enum.Enum, ...] | None:
+        """The `status` filter as given: null (or absent) means every status."""
+        return statuses(value, self.status)
+
+    def visible_to(self, viewer: Principal | None, wanted: Sequence[enum.Enum] | None) -> Select:
+        """A viewer's rows of these statuses: every list of the domain starts here."""
+        return with_status(self.scope(viewer), wanted)
+
+    def listing(
+        self, ctx: RequestContext, *, statuses: Sequence[enum.Enum] | None, customer_id: str | None
+    ) -> Select:
+        """The root list: the viewer's rows, of one customer if named."""
+        query = self.visible_to(ctx.viewer(), statuses)
+        if customer_id is not None:
+            key = global_ids.decode(customer_id, "Customer", field="customer_id")
+            query = query.where(self.table.c.customer_id == key)
+        return query
+
+    def args_for(self, first: int | None, after: str | None) -> PageArgs:
+        return page_args(first, after, self.ordering, self.table.c)
+
+    async def page(
+        self,
+        ctx: RequestContext,
+        *,
+        statuses: Sequence[enum.Enum] | None,
+        customer_id: str | None,
+        first: int | None,
+        after: str | None,
+    ) -> tuple[Page, Callable[[], Awaitable[int]]]:
+        query = self.listing(ctx, statuses=statuses, customer_id=customer_id)
+        return await root_page(ctx, query, self.ordering, first, after)
+
+    def register(self, noun: str, parents: Sequence[str]) -> None:
+        """Loaders `<noun>s_by_<parent>` and `<noun>_count_by_<parent>` for each parent
+        column (`customer_id` → `…_by_customer`)."""
+        for parent in parents:
+            name = parent.removesuffix("_id")
+            loaders.register(f"{noun}s_by_{name}", pages_by(self.visible_to, parent, self.ordering))
+            loaders.register(f"{noun}_count_by_{name}", counts_by(self.visible_to, parent))
